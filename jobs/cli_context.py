@@ -1,0 +1,52 @@
+"""What every command receives; resolved once at the CLI edge."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from jobs.config import Config, load_config, runbook_config
+
+LOCAL_CONFIG = "capplan.yaml"
+
+
+@dataclass
+class AppContext:
+    """What every command receives: where the config and the database come from."""
+
+    config_path: Path | None
+    database_url: str | None
+    verbose: bool
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = (
+                runbook_config() if self.config_path is None else load_config(self.config_path)
+            )
+        return self._config
+
+    @property
+    def config_source(self) -> str:
+        return (
+            "built-in runbook configuration" if self.config_path is None else str(self.config_path)
+        )
+
+    def engine(self) -> Engine:
+        from jobs.store import DEFAULT_DATABASE_URL, open_store
+
+        return open_store(self.database_url or DEFAULT_DATABASE_URL)
+
+
+def resolve_config_path(option: Path | None) -> Path | None:
+    if option is not None:
+        return option
+    from_env = os.environ.get("CAPPLAN_CONFIG")
+    if from_env:
+        return Path(from_env)
+    local = Path(LOCAL_CONFIG)
+    return local if local.is_file() else None

@@ -1,0 +1,285 @@
+"""The one configuration object, loaded from YAML and validated.
+
+Only the CLI edge decides which file to read; everything below receives a
+``Config`` instance and never looks at globals or the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from jobs.errors import ConfigError
+
+RUNBOOK_RESOURCE = "runbook.yaml"
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HostConfig(StrictModel):
+    cpu_cores: Positive
+    memory_gb: Positive
+    storage_gb: Positive
+    network_gbps: Positive = 1.0
+
+
+class ServiceConfig(StrictModel):
+    cpu_cores: Positive
+    memory_gb: Positive
+    storage_gb: NonNegative | None = None
+    replicas: Annotated[int, Field(ge=1)] = 1
+    scaling: Literal["horizontal", "vertical"] = "vertical"
+    description: str = ""
+
+
+class MetricConfig(StrictModel):
+    """How a metric behaves: its unit, range and how growth scenarios apply.
+
+    ``growth`` is ``load`` for metrics driven by traffic (scaled by
+    (1 + g) ** years), ``cumulative`` for ever-growing ones such as disk (whose
+    increments are scaled) and ``none`` for metrics that do not grow with load
+    in the model (latency, error rate, queue depth keep their organic forecast).
+    ``percent_of`` marks absolute resource usage that is turned into a percent
+    of the allocation in force, stored as ``percent_metric``.
+    """
+
+    unit: str
+    growth: Literal["load", "cumulative", "none"] = "load"
+    upper_bound: float | None = None
+    percent_of: Literal["cpu_cores", "memory_gb", "storage_gb"] | None = None
+    percent_metric: str | None = None
+
+    @model_validator(mode="after")
+    def _percent_pair(self) -> MetricConfig:
+        if (self.percent_of is None) != (self.percent_metric is None):
+            raise ValueError("percent_of and percent_metric must be given together")
+        return self
+
+
+class Trigger(StrictModel):
+    above: float
+    for_minutes: Annotated[int, Field(ge=0)] = 0
+
+
+class ThresholdPair(StrictModel):
+    warning: Trigger
+    critical: Trigger
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdPair:
+        if self.critical.above < self.warning.above:
+            raise ValueError("critical.above must not be below warning.above")
+        return self
+
+
+class ScaleDownTrigger(StrictModel):
+    below: NonNegative
+    for_minutes: Annotated[int, Field(ge=0)] = 0
+
+
+class GrowthAlert(StrictModel):
+    increase_percent: Positive = 20.0
+    window_days: Annotated[int, Field(ge=1)] = 7
+
+
+class Baseline(StrictModel):
+    users: Positive
+    agents: Positive
+    requests_per_second: Positive
+
+
+class BackendFormula(StrictModel):
+    rps_per_instance: Positive = 50.0
+    buffer: NonNegative = 0.2
+
+
+class DatabaseFormula(StrictModel):
+    storage_mb_per_agent: Positive = 1.0
+    memory_mb_per_agent: Positive = 2.0
+    min_memory_gb: Positive = 4.0
+    connections_per_agent: Positive = 0.1
+    min_connections: Annotated[int, Field(ge=1)] = 20
+    growth_factor: Positive = 1.5
+
+
+class RedisFormula(StrictModel):
+    session_size_kb: Positive = 100.0
+    buffer: Positive = 1.5
+    min_memory_gb: Positive = 1.0
+
+
+class Formulas(StrictModel):
+    backend: BackendFormula = BackendFormula()
+    database: DatabaseFormula = DatabaseFormula()
+    redis: RedisFormula = RedisFormula()
+
+
+class Costs(StrictModel):
+    currency: str = "USD"
+    per_core_month: Positive
+    per_gb_memory_month: Positive
+    per_gb_storage_month: Positive
+
+
+class RightSizing(StrictModel):
+    lookback_days: Annotated[int, Field(ge=1)] = 30
+    growth_scenario: str = "moderate"
+    review_days: Annotated[int, Field(ge=1)] = 30
+
+
+class ForecastSettings(StrictModel):
+    horizon_years: Annotated[int, Field(ge=1, le=10)] = 3
+    min_history_days: Annotated[int, Field(ge=2)] = 14
+    seed: int = 0
+
+
+class PrometheusSource(StrictModel):
+    url: str
+    service_label: str = "service"
+    step_seconds: Annotated[int, Field(ge=1)] = 300
+    timeout_seconds: Positive = 30.0
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
+    queries: dict[str, str] = Field(default_factory=dict)
+
+
+class Sources(StrictModel):
+    prometheus: PrometheusSource | None = None
+
+
+class Storage(StrictModel):
+    raw_retention_days: Annotated[int, Field(ge=1)] = 35
+
+
+class Schedule(StrictModel):
+    ingest: str = "*/15 * * * *"
+    forecast: str = "30 1 * * *"
+    monthly: str = "0 6 1 * *"
+    quarterly: str = "0 7 1 1,4,7,10 *"
+    annual: str = "0 8 2 1 *"
+    max_catch_up: Annotated[int, Field(ge=1)] = 12
+
+    @field_validator("ingest", "forecast", "monthly", "quarterly", "annual")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+
+class Calendar(StrictModel):
+    monthly: list[str]
+    quarterly: list[str]
+    annual: list[str]
+
+
+class Config(StrictModel):
+    version: Literal[1] = 1
+    host: HostConfig
+    services: dict[str, ServiceConfig]
+    metrics: dict[str, MetricConfig]
+    thresholds: dict[str, ThresholdPair]
+    scale_down: dict[str, ScaleDownTrigger] = Field(default_factory=dict)
+    growth_alert: GrowthAlert = GrowthAlert()
+    scenarios: dict[str, Annotated[float, Field(gt=-1)]]
+    baseline: Baseline
+    formulas: Formulas = Formulas()
+    costs: Costs
+    rightsizing: RightSizing = RightSizing()
+    forecast: ForecastSettings = ForecastSettings()
+    sources: Sources = Sources()
+    storage: Storage = Storage()
+    schedule: Schedule = Schedule()
+    calendar: Calendar
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        problems: list[str] = []
+        for section in ("thresholds", "scale_down"):
+            for metric in getattr(self, section):
+                if metric not in self.metrics:
+                    problems.append(f"{section}.{metric}: unknown metric")
+        for name, metric in self.metrics.items():
+            if metric.percent_metric is not None and metric.percent_metric not in self.metrics:
+                problems.append(f"metrics.{name}.percent_metric: unknown metric")
+        if self.rightsizing.growth_scenario not in self.scenarios:
+            problems.append(
+                "rightsizing.growth_scenario: "
+                f"{self.rightsizing.growth_scenario!r} is not one of {sorted(self.scenarios)}"
+            )
+        if self.sources.prometheus is not None:
+            for metric in self.sources.prometheus.queries:
+                if metric not in self.metrics:
+                    problems.append(f"sources.prometheus.queries.{metric}: unknown metric")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the effective configuration (for report metadata)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def stored_metric(self, metric: str) -> str:
+        """The metric name a sample is stored under (absolute usage becomes percent)."""
+        spec = self.metrics[metric]
+        return spec.percent_metric if spec.percent_metric is not None else metric
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_config(data: Any, source: str) -> Config:
+    """Validates already-parsed YAML; every problem is reported at once."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(source, ["(top level): expected a mapping of sections"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_format_location(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(source, problems) from exc
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
+    return parse_config_text(text, str(path))
+
+
+def parse_config_text(text: str, source: str) -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, [f"{where}invalid YAML: {reason}"]) from exc
+    return parse_config(data, source)
+
+
+def runbook_config_text() -> str:
+    return resources.files("jobs").joinpath(RUNBOOK_RESOURCE).read_text(encoding="utf-8")
+
+
+def runbook_config() -> Config:
+    """The default configuration: the capacity-planning runbook's own numbers."""
+    return parse_config_text(runbook_config_text(), f"<built-in {RUNBOOK_RESOURCE}>")
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,55 @@
+"""Domain exceptions. The CLI turns them into user-facing messages and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+MAX_LISTED_PROBLEMS = 20
+
+
+class CapplanError(Exception):
+    """Base class of every error capplan reports to its user without a traceback."""
+
+    exit_code = 1
+
+
+def format_problems(problems: Sequence[str], limit: int = MAX_LISTED_PROBLEMS) -> str:
+    lines = [f"  - {problem}" for problem in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"  ... and {len(problems) - limit} more problem(s)")
+    return "\n".join(lines)
+
+
+class ConfigError(CapplanError):
+    exit_code = 2
+
+    def __init__(self, source: str, problems: Sequence[str]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        super().__init__(f"invalid configuration {source}:\n{format_problems(self.problems)}")
+
+
+class InputFileError(CapplanError):
+    """A data file with one or more bad rows; nothing from it was stored."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        super().__init__(
+            f"{path}: {len(self.problems)} problem(s), nothing from this file was stored "
+            f"(use --skip-invalid to store the valid rows):\n{format_problems(self.problems)}"
+        )
+
+
+class StoreError(CapplanError):
+    pass
+
+
+class SchemaVersionError(StoreError):
+    pass
+
+
+class JobFailedError(CapplanError):
+    """Some items of a run failed; the ones that worked are stored."""

@@ -1,0 +1,302 @@
+"""Storing long-format samples from any source: conversion, upsert, rollups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from jobs.config import Config
+from jobs.errors import CapplanError, InputFileError
+from jobs.sources.csv_file import parse_samples_csv
+from jobs.sources.prometheus import ChunkCallback, PrometheusSettings, fetch_range
+from jobs.store.allocations import allocation_history, seed_from_config
+from jobs.store.rollups import refresh_rollups, untouched_spans
+from jobs.store.samples import UpsertCounts, spans_of, upsert_samples
+from jobs.store.series import SeriesKey, ensure_series
+from jobs.store.watermarks import get_watermark, set_watermark
+
+PROMETHEUS_SOURCE = "prometheus"
+BYTES_PER_GB = 2**30  # allocations in "GB" follow Kubernetes' Gi: 2**30 bytes
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    source: str
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+    def line(self) -> str:
+        return (
+            f"{self.source}: {self.rows_read:,} rows read, {self.inserted:,} inserted, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged, {self.rejected:,} rejected"
+        )
+
+
+def threshold_durations(config: Config, metric: str) -> list[int]:
+    """The sustained-peak windows (minutes) the rollups keep for ``metric``."""
+    pair = config.thresholds.get(metric)
+    if pair is None:
+        return [0]
+    return sorted({pair.warning.for_minutes, pair.critical.for_minutes, 0})
+
+
+def to_stored_metrics(
+    frame: pd.DataFrame, config: Config, allocations: pd.DataFrame
+) -> pd.DataFrame:
+    """Turns absolute usage (cores, bytes) into percent of the allocation in force then."""
+    absolute_metrics = [m for m, spec in config.metrics.items() if spec.percent_of is not None]
+    absolute = frame["metric"].isin(absolute_metrics)
+    if not absolute.any():
+        return frame
+    converted = []
+    for (service, metric), group in frame[absolute].groupby(["service", "metric"], sort=True):
+        spec = config.metrics[str(metric)]
+        assert spec.percent_of is not None
+        assert spec.percent_metric is not None
+        capacity = _capacity_at(allocations, str(service), spec.percent_of, group["timestamp"])
+        if capacity.isna().any() or (capacity <= 0).any():
+            raise CapplanError(
+                f"services.{service}.{spec.percent_of}: no allocation in force for {metric} "
+                f"samples from {group['timestamp'].min()}; cannot turn them into a percentage"
+            )
+        usage = group["value"].to_numpy(dtype=np.float64)
+        if spec.percent_of != "cpu_cores":
+            usage = usage / BYTES_PER_GB
+        converted.append(
+            group.assign(metric=spec.percent_metric, value=100.0 * usage / capacity.to_numpy())
+        )
+    return pd.concat([frame[~absolute], *converted], ignore_index=True)
+
+
+def _capacity_at(
+    allocations: pd.DataFrame, service: str, resource: str, timestamps: pd.Series
+) -> pd.Series:
+    """Total capacity at each timestamp: per-replica allocation x replicas (storage is shared)."""
+    mine = allocations[allocations["service"] == service]
+
+    def in_force(name: str) -> pd.Series:
+        history = mine[mine["resource"] == name].sort_values("effective_from")
+        if history.empty:
+            return pd.Series(np.nan, index=timestamps.index)
+        probe = pd.DataFrame(
+            {"timestamp": timestamps.to_numpy(), "order": np.arange(len(timestamps))}
+        )
+        probe = probe.sort_values("timestamp")
+        merged = pd.merge_asof(
+            probe,
+            history[["effective_from", "value"]],
+            left_on="timestamp",
+            right_on="effective_from",
+            direction="backward",
+        ).sort_values("order")
+        return pd.Series(merged["value"].to_numpy(), index=timestamps.index)
+
+    capacity = in_force(resource)
+    if resource != "storage_gb":
+        capacity = capacity * in_force("replicas").fillna(1.0)
+    return capacity
+
+
+def store_frame(
+    engine: Engine,
+    config: Config,
+    frame: pd.DataFrame,
+    on_batch: Callable[[int], None] | None = None,
+) -> UpsertCounts:
+    """Stores a validated long frame (timestamp UTC, service, metric, value)."""
+    if frame.empty:
+        return UpsertCounts()
+    seed_from_config(engine, config)
+    frame = to_stored_metrics(frame, config, allocation_history(engine))
+    groups = frame.groupby(["service", "metric"], sort=False)
+    pairs = [(str(key[0]), str(key[1])) for key in groups.groups]  # type: ignore[index]
+    units = {name: spec.unit for name, spec in config.metrics.items()}
+    ids = ensure_series(engine, [SeriesKey(s, m) for s, m in pairs], units)
+    id_by_group = np.array([ids[SeriesKey(s, m)] for s, m in pairs], dtype=np.int64)
+    rows = pd.DataFrame(
+        {
+            "series_id": id_by_group[groups.ngroup().to_numpy()],
+            "ts": frame["timestamp"].dt.as_unit("s").astype("int64").to_numpy(),
+            "value": frame["value"].to_numpy(dtype=np.float64),
+        }
+    ).sort_values(["series_id", "ts"], kind="stable")
+    durations = {ids[SeriesKey(s, m)]: threshold_durations(config, m) for s, m in pairs}
+    spans = spans_of(rows)
+    # Where the store holds nothing near the new rows, rollups come straight from
+    # memory; otherwise the affected buckets are re-read after the upsert.
+    untouched = untouched_spans(engine, spans, durations)
+    counts = upsert_samples(engine, rows, on_batch)
+    fresh = rows[rows["series_id"].isin(list(untouched))]
+    in_memory = {
+        span.series_id: pd.Series(
+            group["value"].to_numpy(),
+            index=pd.to_datetime(group["ts"].to_numpy(), unit="s", utc=True),
+        )
+        for span, (_, group) in zip(
+            [s for s in spans if s.series_id in untouched],
+            fresh.groupby("series_id", sort=True),
+            strict=True,
+        )
+    }
+    refresh_rollups(engine, spans, durations, in_memory)
+    return counts
+
+
+def ingest_csv(
+    engine: Engine,
+    config: Config,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    allow_mixed_offsets: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestSummary:
+    """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
+    parsed = parse_samples_csv(
+        path,
+        services=config.services,
+        metrics=config.metrics,
+        allow_mixed_offsets=allow_mixed_offsets,
+    )
+    header_problem = any(p.line == 1 for p in parsed.problems)
+    if parsed.problems and (not skip_invalid or header_problem):
+        raise InputFileError(str(path), [str(p) for p in parsed.problems])
+    counts = store_frame(engine, config, parsed.frame.drop(columns="line"), on_batch)
+    return IngestSummary(
+        str(path),
+        parsed.rows_read,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+        len({p.line for p in parsed.problems}),
+    )
+
+
+def ingest_csv_files(
+    engine: Engine,
+    config: Config,
+    paths: Sequence[Path],
+    *,
+    skip_invalid: bool = False,
+    allow_mixed_offsets: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[IngestSummary]:
+    return [
+        ingest_csv(
+            engine,
+            config,
+            path,
+            skip_invalid=skip_invalid,
+            allow_mixed_offsets=allow_mixed_offsets,
+            on_batch=on_batch,
+        )
+        for path in paths
+    ]
+
+
+def prometheus_settings(config: Config) -> PrometheusSettings:
+    source = config.sources.prometheus
+    if source is None or not source.queries:
+        raise CapplanError(
+            "sources.prometheus: no Prometheus source configured "
+            "(set sources.prometheus.url and one query per metric)"
+        )
+    return PrometheusSettings(
+        base_url=source.url,
+        service_label=source.service_label,
+        step_seconds=source.step_seconds,
+        timeout_seconds=source.timeout_seconds,
+        max_attempts=source.max_attempts,
+        queries=dict(source.queries),
+    )
+
+
+def pull_prometheus(
+    engine: Engine,
+    config: Config,
+    settings: PrometheusSettings,
+    *,
+    start_of: Callable[[str], datetime],
+    until: datetime,
+    watermark_source: str,
+    on_chunk: ChunkCallback | None = None,
+) -> list[IngestSummary]:
+    """Fetches every configured metric chunk by chunk, storing and marking each chunk.
+
+    The watermark moves only after a chunk is stored, so a crash loses at most
+    the chunk in flight and a re-run asks for it again.
+    """
+    summaries = []
+    for metric in sorted(settings.queries):
+        bounds: list[datetime] = []
+
+        def remember(
+            name: str,
+            chunk_start: datetime,
+            chunk_end: datetime,
+            rows: int,
+            bounds: list[datetime] = bounds,
+        ) -> None:
+            bounds[:] = [chunk_end]
+            if on_chunk is not None:
+                on_chunk(name, chunk_start, chunk_end, rows)
+
+        totals = UpsertCounts()
+        rows_read = rejected = 0
+        for frame in fetch_range(settings, metric, start_of(metric), until, on_chunk=remember):
+            known = frame["service"].isin(list(config.services))
+            rows_read += len(frame)
+            rejected += int((~known).sum())
+            totals = totals + store_frame(engine, config, frame[known])
+            set_watermark(engine, watermark_source, metric, int(bounds[0].timestamp()))
+        summaries.append(
+            IngestSummary(
+                f"prometheus {metric}",
+                rows_read,
+                totals.inserted,
+                totals.updated,
+                totals.unchanged,
+                rejected,
+            )
+        )
+    return summaries
+
+
+def ingest_prometheus(
+    engine: Engine,
+    config: Config,
+    *,
+    since: datetime | None,
+    until: datetime,
+    on_chunk: ChunkCallback | None = None,
+) -> list[IngestSummary]:
+    """Regular pull from ``since``, else each metric's watermark, else the retention window."""
+    settings = prometheus_settings(config)
+    default_start = until - timedelta(days=config.storage.raw_retention_days)
+
+    def start_of(metric: str) -> datetime:
+        if since is not None:
+            return since
+        mark = get_watermark(engine, PROMETHEUS_SOURCE, metric)
+        if mark is None:
+            return default_start
+        return datetime.fromtimestamp(mark + settings.step_seconds, tz=UTC)
+
+    return pull_prometheus(
+        engine,
+        config,
+        settings,
+        start_of=start_of,
+        until=until,
+        watermark_source=PROMETHEUS_SOURCE,
+        on_chunk=on_chunk,
+    )

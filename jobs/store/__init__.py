@@ -1,0 +1,17 @@
+"""Persistence: SQLite (WAL) by default, any SQLAlchemy URL. See ``schema`` for the tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from jobs.store.database import DEFAULT_DATABASE_URL, create_store_engine
+from jobs.store.migrations import migrate
+
+__all__ = ["DEFAULT_DATABASE_URL", "open_store"]
+
+
+def open_store(url: str) -> Engine:
+    """An engine on ``url`` with the schema brought up to date."""
+    engine = create_store_engine(url)
+    migrate(engine)
+    return engine
