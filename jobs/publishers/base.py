@@ -1,0 +1,119 @@
+"""What every publisher shares: the artifacts it delivers, its result and its errors."""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from jobs.errors import CapplanError
+
+ReportKind = Literal["monthly", "quarterly", "annual"]
+PublishStatus = Literal["uploaded", "unchanged", "sent"]
+
+PDF_CONTENT_TYPE = "application/pdf"
+
+
+class PublishError(CapplanError):
+    """A delivery that failed after its retries; the cause is chained with ``from``."""
+
+    def __init__(self, publisher: str, target: str, reason: str) -> None:
+        self.publisher = publisher
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{publisher}: publishing to {target} failed: {reason}")
+
+
+class PublisherConfigError(CapplanError):
+    """Settings or environment a publisher cannot work with, found before any delivery."""
+
+    exit_code = 2
+
+
+def _check_key(key: str) -> None:
+    # Keys become file paths (local) and object keys (S3): anything that could
+    # climb out of the output root or mean different things on the two is refused.
+    if not key or key.startswith("/") or "\\" in key:
+        raise ValueError(f"artifact key must be a relative POSIX path, got {key!r}")
+    parts = key.split("/")
+    if any(part in ("", ".", "..") for part in parts) or posixpath.normpath(key) != key:
+        raise ValueError(f"artifact key must be normalised (no '', '.', '..' parts), got {key!r}")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file to deliver: ``key`` is relative, e.g. ``monthly/2026-10/capacity-...pdf``.
+
+    ``metadata`` carries period, generated-at, config-hash and data-watermark; it
+    becomes S3 user metadata, so keys and values must be plain ASCII.
+    """
+
+    key: str
+    body: bytes
+    content_type: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_key(self.key)
+        for name, value in self.metadata.items():
+            if not (name.isascii() and value.isascii()):
+                raise ValueError(f"artifact metadata must be ASCII: {name!r}={value!r}")
+        # Frozen in depth: a caller mutating its dict afterwards must not change
+        # what gets compared and uploaded.
+        object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
+
+    @property
+    def filename(self) -> str:
+        return posixpath.basename(self.key)
+
+
+@dataclass(frozen=True)
+class ReportDelivery:
+    """A rendered report ready to deliver.
+
+    ``extras`` (budget exports, the period manifest) are stored next to the PDF by
+    the storage publishers and never mailed. ``recipients``, when not empty,
+    overrides the email publisher's per-kind list.
+    """
+
+    kind: ReportKind
+    period: str
+    subject: str
+    pdf: Artifact
+    summary_text: str
+    summary_html: str
+    recipients: tuple[str, ...] = ()
+    extras: tuple[Artifact, ...] = ()
+
+    @property
+    def artifacts(self) -> tuple[Artifact, ...]:
+        return (self.pdf, *self.extras)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    publisher: str
+    target: str
+    status: PublishStatus
+    detail: str = ""
+    message_id: str | None = None
+
+
+class PublisherSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Publisher(ABC):
+    """A delivery step run after rendering; ``publish`` is safe to repeat."""
+
+    name: ClassVar[str]
+    settings_model: ClassVar[type[PublisherSettings]]
+
+    @abstractmethod
+    def publish(self, delivery: ReportDelivery) -> list[PublishResult]:
+        """Deliver ``delivery``; raise :class:`PublishError` when it cannot."""

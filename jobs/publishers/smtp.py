@@ -1,0 +1,328 @@
+"""Email delivery over SMTP (registry name ``email``).
+
+The module is not called ``email`` so that ``import email`` inside this package
+keeps meaning the standard library.
+
+"A period is emailed once" is the ledger's job; this module only makes the
+Message-ID a function of (kind, period, recipients) so duplicates are visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from jobs.publishers.base import (
+    Artifact,
+    Publisher,
+    PublisherConfigError,
+    PublishError,
+    PublisherSettings,
+    PublishResult,
+    ReportDelivery,
+    ReportKind,
+)
+
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
+DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+# Given (artifact, expires_seconds), return a download URL; S3Publisher provides one:
+# ``lambda artifact, seconds: s3.presigned_url(artifact.key, seconds)``.
+LinkProvider = Callable[[Artifact, int], str]
+
+
+def _check_address(value: str) -> str:
+    _, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain or address != value.strip():
+        raise ValueError(f"{value!r} is not a plain email address (user@example.org)")
+    return address
+
+
+class Recipients(PublisherSettings):
+    monthly: tuple[str, ...] = ()
+    quarterly: tuple[str, ...] = ()
+    annual: tuple[str, ...] = ()
+
+    @field_validator("monthly", "quarterly", "annual")
+    @classmethod
+    def _addresses(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_address(value) for value in values)
+
+
+class EmailSettings(PublisherSettings):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    security: Literal["starttls", "tls", "plain"] = "starttls"
+    from_address: str
+    recipients: Recipients = Recipients()
+    username_env: str | None = None
+    password_env: str | None = None
+    ca_file: Path | None = None
+    max_attachment_bytes: Annotated[int, Field(ge=0)] = DEFAULT_MAX_ATTACHMENT_BYTES
+    link_expires_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 7 * 24 * 3600
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
+    retry_wait_seconds: Annotated[float, Field(ge=0)] = 2.0
+
+    @field_validator("from_address")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("username_env", "password_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.replace("_", "").isalnum():
+            raise ValueError(
+                f"{value!r} must be the NAME of an environment variable (e.g. "
+                "CAPPLAN_SMTP_PASSWORD), not the secret itself"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _login_needs_tls(self) -> EmailSettings:
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("username_env and password_env must be given together")
+        if self.security == "plain" and self.username_env is not None:
+            raise ValueError(
+                "security 'plain' sends the password unencrypted; use 'starttls' or 'tls' to log in"
+            )
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS[self.security]
+
+    def recipients_for(self, kind: ReportKind) -> list[str]:
+        return list(getattr(self.recipients, kind))
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """4xx replies and lost connections are worth retrying; 5xx and TLS problems are not."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return False
+    return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror)
+
+
+class EmailPublisher(Publisher):
+    name: ClassVar[str] = "email"
+    settings_model: ClassVar[type[PublisherSettings]] = EmailSettings
+
+    def __init__(
+        self,
+        settings: EmailSettings,
+        *,
+        env: Mapping[str, str],
+        link_provider: LinkProvider | None = None,
+    ) -> None:
+        """``env`` is where the login named by ``username_env``/``password_env`` is read."""
+        self.settings = settings
+        self.link_provider = link_provider
+        self._login: tuple[str, str] | None = None
+        if settings.username_env and settings.password_env:
+            missing = [
+                name for name in (settings.username_env, settings.password_env) if not env.get(name)
+            ]
+            if missing:
+                raise PublisherConfigError(
+                    f"email: environment variable(s) {', '.join(missing)} not set; the SMTP "
+                    "login is read from them"
+                )
+            self._login = (env[settings.username_env], env[settings.password_env])
+
+    @property
+    def server(self) -> str:
+        return f"smtp://{self.settings.host}:{self.settings.effective_port}"
+
+    def recipients(self, delivery: ReportDelivery) -> list[str]:
+        if delivery.recipients:
+            return [_check_address(value) for value in delivery.recipients]
+        return self.settings.recipients_for(delivery.kind)
+
+    def message_id(self, delivery: ReportDelivery) -> str:
+        """The same (kind, period, recipients) always gives the same Message-ID."""
+        recipients = ",".join(sorted({r.lower() for r in self.recipients(delivery)}))
+        digest = hashlib.sha256(
+            f"{delivery.kind}\n{delivery.period}\n{recipients}".encode()
+        ).hexdigest()[:24]
+        domain = self.settings.from_address.rpartition("@")[2]
+        period = "".join(c if c.isalnum() or c == "-" else "-" for c in delivery.period)
+        return f"<capplan.{delivery.kind}.{period}.{digest}@{domain}>"
+
+    def publish(self, delivery: ReportDelivery) -> list[PublishResult]:
+        return [self.send(delivery)]
+
+    def build_message(self, delivery: ReportDelivery) -> EmailMessage:
+        recipients = self.recipients(delivery)
+        if not recipients:
+            raise PublishError(
+                self.name,
+                self.server,
+                f"no recipients configured for {delivery.kind} reports "
+                f"(email.recipients.{delivery.kind})",
+            )
+        message = EmailMessage()
+        message["Subject"] = delivery.subject
+        message["From"] = Address(addr_spec=self.settings.from_address)
+        message["To"] = ", ".join(recipients)
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = self.message_id(delivery)
+        message["X-Capplan-Report"] = f"{delivery.kind} {delivery.period}"
+
+        pdf = delivery.pdf
+        link = self._link(delivery) if len(pdf.body) > self.settings.max_attachment_bytes else None
+        text, body_html = delivery.summary_text, delivery.summary_html
+        if link is None:
+            note = f"The full report is attached ({pdf.filename})."
+            text += f"\n\n{note}\n"
+            body_html += f"<p>{html.escape(note)}</p>"
+        else:
+            days = self.settings.link_expires_seconds / 86400
+            note = (
+                f"The full report ({_size(len(pdf.body))}) is too large to attach; "
+                f"download it within {days:g} day(s):"
+            )
+            text += f"\n\n{note}\n{link}\n"
+            anchor = f'<a href="{html.escape(link, quote=True)}">{html.escape(pdf.filename)}</a>'
+            body_html += f"<p>{html.escape(note)} {anchor}</p>"
+        message.set_content(text)
+        message.add_alternative(
+            '<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f"<title>{html.escape(delivery.subject)}</title></head>"
+            f"<body>{body_html}</body></html>",
+            subtype="html",
+        )
+        if link is None:
+            maintype, _, subtype = pdf.content_type.partition("/")
+            message.add_attachment(
+                pdf.body,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=pdf.filename,
+            )
+        return message
+
+    def send(self, delivery: ReportDelivery) -> PublishResult:
+        """Send one message for ``delivery``; retry transient failures, then raise PublishError."""
+        message = self.build_message(delivery)
+        recipients = self.recipients(delivery)
+        target = f"{self.server} to {', '.join(recipients)}"
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_attempts),
+            wait=wait_exponential(multiplier=self.settings.retry_wait_seconds, max=60),
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        attempts: list[RetryCallState] = []
+        try:
+            for attempt in retrying:
+                attempts.append(attempt.retry_state)
+                with attempt:
+                    refused = self._deliver(message, recipients)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise PublishError(
+                self.name, target, f"{self._reason(exc)} (after {len(attempts)} attempt(s))"
+            ) from exc
+        detail = f"{len(recipients) - len(refused)} recipient(s)"
+        if refused:
+            # Retrying would mail the accepted recipients twice; report instead.
+            detail += "; refused: " + ", ".join(
+                f"{addr} ({code} {reply.decode(errors='replace')})"
+                for addr, (code, reply) in refused.items()
+            )
+        return PublishResult(self.name, target, "sent", detail, message_id=message["Message-ID"])
+
+    def _link(self, delivery: ReportDelivery) -> str:
+        size = _size(len(delivery.pdf.body))
+        limit = _size(self.settings.max_attachment_bytes)
+        if self.link_provider is None:
+            raise PublishError(
+                self.name,
+                self.server,
+                f"{delivery.pdf.filename} is {size}, over the {limit} attachment limit "
+                "(max_attachment_bytes), and no S3 publisher is configured for a download link",
+            )
+        return self.link_provider(delivery.pdf, self.settings.link_expires_seconds)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        ca_file = str(self.settings.ca_file) if self.settings.ca_file else None
+        return ssl.create_default_context(cafile=ca_file)
+
+    def _deliver(
+        self, message: EmailMessage, recipients: Sequence[str]
+    ) -> dict[str, tuple[int, bytes]]:
+        settings = self.settings
+        host, port, timeout = settings.host, settings.effective_port, settings.timeout_seconds
+        smtp: smtplib.SMTP
+        if settings.security == "tls":
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._ssl_context())
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=timeout)
+        with smtp:
+            smtp.ehlo()
+            if settings.security == "starttls":
+                smtp.starttls(context=self._ssl_context())
+                smtp.ehlo()
+            if self._login is not None:
+                smtp.login(*self._login)
+            return smtp.send_message(
+                message, from_addr=settings.from_address, to_addrs=list(recipients)
+            )
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return (
+                f"authentication failed ({exc.smtp_code}); check the login in the environment "
+                f"variables {self.settings.username_env} and {self.settings.password_env}"
+            )
+        if isinstance(exc, smtplib.SMTPNotSupportedError) or (
+            isinstance(exc, smtplib.SMTPException) and "STARTTLS" in str(exc)
+        ):
+            return f"server does not offer what is required: {exc}"
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            return "all recipients refused: " + ", ".join(
+                f"{addr} ({code})" for addr, (code, _) in exc.recipients.items()
+            )
+        if isinstance(exc, smtplib.SMTPResponseException):
+            kind = "temporary" if 400 <= exc.smtp_code < 500 else "permanent"
+            reply = exc.smtp_error
+            if isinstance(reply, bytes):
+                reply = reply.decode(errors="replace")
+            return f"{kind} refusal {exc.smtp_code} {reply}"
+        if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+            return f"TLS failure: {exc}"
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
