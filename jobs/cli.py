@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from forecasting.capacity import CapacityInputError
+from forecasting.errors import ForecastInputError
 from jobs.cli_context import AppContext, resolve_config_path
 from jobs.config import dump_config, load_config
 from jobs.errors import CapplanError
@@ -27,6 +29,10 @@ class CapplanGroup(click.Group):
         except CapplanError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except (ForecastInputError, CapacityInputError) as exc:
+            # Input the pure layer refused: the message already names the field.
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Interrupted; work already stored is kept, re-run to continue.", err=True)
             ctx.exit(130)
@@ -82,9 +88,17 @@ def config_validate(path: Path) -> None:
 
 
 def _register_commands() -> None:
-    from jobs.commands import demo, ingest
+    from jobs.commands import budget, demo, ingest, plan, rightsize
+    from jobs.usage import load_usage_for
 
-    for command in (*ingest.COMMANDS, *demo.COMMANDS):
+    commands = (
+        *ingest.COMMANDS,
+        *plan.COMMANDS,
+        *budget.COMMANDS,
+        rightsize.make_rightsize_command(load_usage_for),
+        *demo.COMMANDS,
+    )
+    for command in commands:
         cli.add_command(command)
 
 

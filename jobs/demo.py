@@ -11,9 +11,17 @@ from sqlalchemy import Engine
 
 from jobs.config import Config
 from jobs.ingest import IngestSummary, store_frame
+from jobs.planning import (
+    budget_bytes,
+    budget_filename,
+    build_budget,
+    render_recommendations,
+    run_rightsize,
+)
 from jobs.sources.sample import sample_history
 from jobs.store import ledger
 from jobs.store.samples import prune_raw
+from jobs.usage import formula_demand, load_usage
 
 Say = Callable[[str], None]
 
@@ -52,6 +60,21 @@ def run_demo(
         f"({pruned:,} older rows now live on as hourly and daily rollups)."
     )
     result = DemoResult(summary, pruned)
+
+    lookback = float(config.rightsizing.lookback_days)
+    usage = load_usage(engine, config, end, lookback)
+    demand = formula_demand(engine, end, lookback)
+    say("")
+    say(render_recommendations(run_rightsize(config, usage, end, demand), end, "table"))
+
+    year = end.year + 1
+    plan_budget = build_budget(config, year, end.date())
+    for fmt in ("csv", "xlsx"):
+        target = out_dir / budget_filename(year, fmt)
+        target.write_bytes(budget_bytes(plan_budget, fmt))
+        result.outputs.append(target)
+    say("")
+    say(f"Budget for {year}: " + ", ".join(str(p) for p in result.outputs[-2:]))
     ledger.finish_run(
         engine, run_id, ledger.SUCCEEDED, outputs={"outputs": [str(p) for p in result.outputs]}
     )

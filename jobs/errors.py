@@ -43,6 +43,12 @@ class InputFileError(CapplanError):
         )
 
 
+class NoDataError(CapplanError):
+    """The store holds no data for what was asked (a window, a series)."""
+
+    exit_code = 2
+
+
 class StoreError(CapplanError):
     pass
 
