@@ -37,6 +37,18 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
             schema.Watermark,
         ),
     ),
+    (
+        2,
+        "stored forecasts: runs, model settings, crossings, weekly projections",
+        _create(
+            schema.ForecastRun, schema.ForecastModel, schema.ForecastCrossing, schema.ForecastPoint
+        ),
+    ),
+    (
+        3,
+        "scheduling and delivery: the run-due lease, emailed report periods",
+        _create(schema.Lease, schema.EmailDelivery),
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

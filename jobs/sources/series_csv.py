@@ -1,0 +1,79 @@
+"""One series from any CSV: a timestamp column and a value column.
+
+Used by the ad-hoc ``capplan forecast --csv`` and ``capplan backtest --csv``.
+Real exports come with old Mac line endings, rows out of order, integer dates
+(YYYYMMDD) and empty values: all are accepted; what cannot be read is named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from jobs.errors import InputFileError
+
+Aggregate = Literal["none", "daily-max", "daily-mean", "weekly-mean"]
+AGGREGATES: tuple[Aggregate, ...] = ("none", "daily-max", "daily-mean", "weekly-mean")
+
+
+def _timestamps(column: pd.Series) -> pd.Series:
+    text = column.astype(str).str.strip()
+    if text.str.fullmatch(r"\d{8}").all():
+        return pd.to_datetime(text, format="%Y%m%d", utc=True, errors="coerce")
+    try:
+        return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    except ValueError:
+        return pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
+
+
+def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.Series:
+    """Values on a sorted UTC DatetimeIndex; empty values are dropped, bad ones reported."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputFileError(str(path), [f"cannot read CSV: {exc}"]) from exc
+    missing = [c for c in (timestamp_column, value_column) if c not in table.columns]
+    if missing:
+        raise InputFileError(
+            str(path),
+            [
+                f"line 1: no column {c!r} (columns: {', '.join(map(str, table.columns))})"
+                for c in missing
+            ],
+        )
+    lines = np.arange(2, len(table) + 2)
+    stamps = _timestamps(table[timestamp_column])
+    raw = table[value_column].str.strip()
+    empty = (raw == "").to_numpy()
+    values = pd.to_numeric(raw.where(~empty, "nan"), errors="coerce").to_numpy(dtype=np.float64)
+    problems = [
+        f"line {line}: timestamp {text!r} is not a date or date-time"
+        for line, text, bad in zip(lines, table[timestamp_column], stamps.isna(), strict=True)
+        if bad
+    ]
+    problems += [
+        f"line {line}: value {text!r} is not a number"
+        for line, text, nan, blank in zip(lines, raw, np.isnan(values), empty, strict=True)
+        if nan and not blank
+    ]
+    if problems:
+        raise InputFileError(str(path), problems)
+    series = pd.Series(values, index=pd.DatetimeIndex(stamps), name=value_column)
+    series = series[~np.isnan(values)].sort_index(kind="stable")
+    unique: pd.Series = series[~series.index.duplicated(keep="last")]
+    return unique
+
+
+def aggregate(series: pd.Series, how: Aggregate) -> pd.Series:
+    if how == "none":
+        return series
+    rule, reducer = {
+        "daily-max": ("1D", "max"),
+        "daily-mean": ("1D", "mean"),
+        "weekly-mean": ("W-MON", "mean"),
+    }[how]
+    resampled: pd.Series = series.resample(rule).agg(reducer)
+    return resampled.dropna()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.engine import forecast_series
+from forecasting.errors import (
+    AllMissingError,
+    AsOfBeforeDataError,
+    ConstantSeriesError,
+    InsufficientHistoryError,
+)
+from forecasting.types import DEFAULT_SCENARIOS, Threshold
+from tests.forecasting.helpers import AS_OF, daily
+
+ARGS = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF)
+
+
+def test_short_history_says_what_is_needed() -> None:
+    with pytest.raises(InsufficientHistoryError, match=r"need at least 14 .* have 5"):
+        forecast_series(daily(np.linspace(30, 31, 5)), **ARGS)  # type: ignore[arg-type]
+
+
+def test_constant_series() -> None:
+    with pytest.raises(ConstantSeriesError):
+        forecast_series(daily(np.full(60, 40.0)), **ARGS)  # type: ignore[arg-type]
+
+
+def test_all_missing() -> None:
+    with pytest.raises(AllMissingError):
+        forecast_series(daily(np.full(60, np.nan)), **ARGS)  # type: ignore[arg-type]
+
+
+def test_as_of_before_data() -> None:
+    h = daily(np.linspace(30, 40, 60), end=pd.Timestamp("2026-01-01", tz="UTC"))
+    with pytest.raises(AsOfBeforeDataError, match="not after the first sample"):
+        forecast_series(h, **ARGS)  # type: ignore[arg-type]
+
+
+def test_errors_are_value_errors() -> None:
+    assert issubclass(InsufficientHistoryError, ValueError)
