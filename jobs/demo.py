@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from jobs.config import Config
+from jobs.forecast_job import forecast_fleet
 from jobs.ingest import IngestSummary, store_frame
 from jobs.planning import (
     budget_bytes,
@@ -18,6 +19,7 @@ from jobs.planning import (
     render_recommendations,
     run_rightsize,
 )
+from jobs.runway import render_runway
 from jobs.sources.sample import sample_history
 from jobs.store import ledger
 from jobs.store.samples import prune_raw
@@ -42,6 +44,7 @@ def run_demo(
     days: int = 396,
     say: Say = print,
     on_batch: Callable[[int], None] | None = None,
+    on_model: Callable[[int], None] | None = None,
 ) -> DemoResult:
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = ledger.start_run(engine, "demo", f"{end:%Y-%m-%d}")
@@ -60,6 +63,13 @@ def run_demo(
         f"({pruned:,} older rows now live on as hourly and daily rollups)."
     )
     result = DemoResult(summary, pruned)
+
+    say("")
+    say("Forecasting every series, threshold and scenario ...")
+    fleet = forecast_fleet(engine, config, end, on_done=on_model)
+    for failure in fleet.failures:
+        say(f"warning: {failure.service}/{failure.metric}: {failure.error}")
+    say(render_runway(fleet.rows))
 
     lookback = float(config.rightsizing.lookback_days)
     usage = load_usage(engine, config, end, lookback)

@@ -65,7 +65,7 @@ def generate_shape(shape: SeriesShape, index: pd.DatetimeIndex, seed: int) -> np
     rng = np.random.default_rng(seed)
     years_to_end = (index[-1] - index).total_seconds().to_numpy() / (365.25 * 86400)
     hour = index.hour.to_numpy() + index.minute.to_numpy() / 60.0
-    weekend = index.dayofweek.to_numpy() >= 5
+    weekend = index.day_of_week.to_numpy() >= 5
     if shape.cumulative:
         # Disk fills along a compounding curve that ends at ``level``.
         values = shape.level * (1 + shape.annual_growth) ** (-years_to_end)

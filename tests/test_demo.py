@@ -1,0 +1,29 @@
+"""capplan demo: the main job end to end on the embedded default, no server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from jobs.cli import cli
+
+
+def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--out", str(out), "--days", "45", "--end", "2026-11-01"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "rows read" in text and "0 rejected" in text
+    assert "backend      cpu_percent" in text  # runway table
+    assert "right-sizing as of 2026-11-01" in text
+    assert "frontend     memory" in text and "decrease" in text
+    assert (out / "demo.db").is_file()
+    budget = load_workbook(out / "capacity-budget-2027.xlsx")
+    assert "Summary" in budget.sheetnames
+    assert (out / "capacity-budget-2027.csv").read_text().startswith("year,scenario")
