@@ -64,6 +64,7 @@ def cli(
         format="%(levelname)s %(name)s: %(message)s",
     )
     ctx.obj = AppContext(resolve_config_path(config_path), database_url, verbose)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.group("config")

@@ -21,6 +21,7 @@ class AppContext:
     database_url: str | None
     verbose: bool
     _config: Config | None = field(default=None, repr=False)
+    _engines: list[Engine] = field(default_factory=list, repr=False)
 
     @property
     def config(self) -> Config:
@@ -36,10 +37,22 @@ class AppContext:
             "built-in runbook configuration" if self.config_path is None else str(self.config_path)
         )
 
-    def engine(self) -> Engine:
+    def engine(self, url: str | None = None) -> Engine:
+        """The store at ``url`` (default: the configured database), opened once per command."""
         from jobs.store import DEFAULT_DATABASE_URL, open_store
 
-        return open_store(self.database_url or DEFAULT_DATABASE_URL)
+        wanted = url or self.database_url or DEFAULT_DATABASE_URL
+        for engine in self._engines:
+            if engine.url.render_as_string(hide_password=False) == wanted:
+                return engine
+        engine = open_store(wanted)
+        self._engines.append(engine)
+        return engine
+
+    def close(self) -> None:
+        for engine in self._engines:
+            engine.dispose()
+        self._engines.clear()
 
 
 def resolve_config_path(option: Path | None) -> Path | None:

@@ -20,6 +20,7 @@ if [ "$profile" = test ]; then
   have_cmd pdftotext && have_cmd pdfinfo && have_cmd pdftoppm || missing+=(poppler-utils)
   have_cmd prometheus && have_cmd promtool || missing+=(prometheus)
   have_cmd openssl || missing+=(openssl)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

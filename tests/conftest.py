@@ -11,7 +11,12 @@ from click.testing import CliRunner, Result
 from jobs.cli import cli
 from jobs.config import Config, runbook_config
 
-pytest_plugins = ["tests.servers.prometheus", "tests.servers.seaweedfs", "tests.servers.smtp"]
+pytest_plugins = [
+    "tests.servers.postgres",
+    "tests.servers.prometheus",
+    "tests.servers.seaweedfs",
+    "tests.servers.smtp",
+]
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DATA = REPO.parent / "shared" / "data" / "real"

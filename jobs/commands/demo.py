@@ -37,13 +37,12 @@ def demo(app: AppContext, out_dir: Path, end: datetime | None, days: int) -> Non
     Uses a fresh SQLite file in the output folder unless --database is given.
     """
     from jobs.demo import run_demo
-    from jobs.store import open_store
 
     if app.database_url is None:
         database = out_dir / "demo.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-        engine = open_store(f"sqlite:///{database}")
+        engine = app.engine(f"sqlite:///{database}")
     else:
         engine = app.engine()
     if end is None:

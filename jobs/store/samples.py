@@ -132,14 +132,17 @@ def _upsert_generic(
         set_={"value": statement.excluded.value},
         where=table.c.value.is_distinct_from(statement.excluded.value),
     )
+    # Rows skipped by the WHERE clause are not returned, so the returned rows
+    # are exactly those inserted or changed (rowcount is unreliable for batches).
+    returning = statement.returning(table.c.series_id)
     changed = 0
     with engine.begin() as connection:
         for start in range(0, len(rows), BATCH_ROWS):
             batch = rows[start : start + BATCH_ROWS]
             result = connection.execute(
-                statement, [{"series_id": s, "ts": t, "value": v} for s, t, v in batch]
+                returning, [{"series_id": s, "ts": t, "value": v} for s, t, v in batch]
             )
-            changed += max(result.rowcount, 0)
+            changed += len(result.all())
             if on_batch is not None:
                 on_batch(len(batch))
     return changed
