@@ -90,14 +90,13 @@ def config_validate(path: Path) -> None:
 
 def _register_commands() -> None:
     from jobs.commands import budget, demo, forecast, ingest, plan, rightsize
-    from jobs.usage import load_usage_for
 
     commands = (
         *ingest.COMMANDS,
         *forecast.COMMANDS,
         *plan.COMMANDS,
         *budget.COMMANDS,
-        rightsize.make_rightsize_command(load_usage_for),
+        rightsize.make_rightsize_command(rightsize.stored_usage),
         *demo.COMMANDS,
     )
     for command in commands:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from jobs.config import Config, load_config, runbook_config
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 LOCAL_CONFIG = "capplan.yaml"
 

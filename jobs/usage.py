@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine
 
 from forecasting.rightsizing import FormulaDemand, ServiceUsage
-from jobs.cli_context import AppContext
 from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.ingest import BYTES_PER_GB
@@ -92,9 +90,3 @@ def formula_demand(engine: Engine, as_of: datetime, lookback_days: float) -> For
                 reduce = values.mean() if series.key.metric == "active_agents" else values.max()
                 found[series.key.metric] = max(found.get(series.key.metric, 0.0), float(reduce))
     return FormulaDemand(agents=found.get("active_agents"), peak_users=found.get("active_users"))
-
-
-def load_usage_for(
-    app: AppContext, as_of: datetime, lookback_days: float
-) -> Sequence[ServiceUsage]:
-    return load_usage(app.engine(), app.config, as_of, lookback_days)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
-from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class UtcDateTime(click.ParamType):  # type: ignore[type-arg]
@@ -22,13 +23,10 @@ class UtcDateTime(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, datetime):
             return value if value.tzinfo else value.replace(tzinfo=UTC)
         try:
-            stamp = pd.Timestamp(str(value))
+            stamp = datetime.fromisoformat(str(value).strip())
         except ValueError:
             self.fail(f"{value!r} is not an ISO 8601 date or date-time", param, ctx)
-        if pd.isna(stamp):
-            self.fail(f"{value!r} is not an ISO 8601 date or date-time", param, ctx)
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-        return stamp.to_pydatetime()
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 UTC_DATETIME = UtcDateTime()
@@ -36,6 +34,8 @@ UTC_DATETIME = UtcDateTime()
 
 def progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
     """A progress bar on a terminal, silent when stderr is not one (cron, CI)."""
+    from tqdm import tqdm
+
     return tqdm(
         total=total,
         unit=unit,

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from jobs.cli_context import AppContext
 from jobs.commands.common import UTC_DATETIME, now_utc, progress
 from jobs.errors import CapplanError, JobFailedError
-from jobs.ingest import IngestSummary
-from jobs.store import ledger
+
+if TYPE_CHECKING:
+    from jobs.ingest import IngestSummary
 
 
 def _echo_summaries(summaries: list[IngestSummary]) -> None:
@@ -54,6 +56,7 @@ def ingest(
 ) -> None:
     """Load utilisation samples (idempotent: the same data twice leaves the same rows)."""
     from jobs.ingest import ingest_csv, ingest_prometheus
+    from jobs.store import ledger
 
     files = [*csv_paths, *paths]
     if not files and not prometheus:
@@ -107,6 +110,7 @@ def ingest(
 def backfill(app: AppContext, start: datetime, end: datetime) -> None:
     """Ingest a past range from Prometheus in resumable chunks; a re-run continues."""
     from jobs.backfill import backfill_chunk_count, backfill_ingest
+    from jobs.store import ledger
 
     config, engine = app.config, app.engine()
     period = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"

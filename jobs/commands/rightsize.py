@@ -1,7 +1,7 @@
 """``capplan rightsize [--as-of T] [--format table|json|csv]``.
 
 The command is built by ``make_rightsize_command(load_usage)``: the loader
-(``jobs.usage.load_usage_for`` in the CLI) returns one ``ServiceUsage`` per
+(``stored_usage`` in the CLI) returns one ``ServiceUsage`` per
 service, so tests can size from usage they make up.
 """
 
@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from forecasting.rightsizing import ServiceUsage
 
 UsageLoader = Callable[[AppContext, datetime, float], "Sequence[ServiceUsage]"]
+
+
+def stored_usage(app: AppContext, as_of: datetime, lookback_days: float) -> Sequence[ServiceUsage]:
+    """The CLI's loader: usage from the configured store."""
+    from jobs.usage import load_usage
+
+    return load_usage(app.engine(), app.config, as_of, lookback_days)
 
 
 def make_rightsize_command(load_usage: UsageLoader) -> click.Command:
