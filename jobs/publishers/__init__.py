@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from jobs.errors import CapplanError
 from jobs.publishers.base import (
     Artifact,
@@ -13,13 +16,35 @@ from jobs.publishers.base import (
     ReportDelivery,
     ReportKind,
 )
-from jobs.publishers.local import LocalPublisher, LocalSettings
-from jobs.publishers.s3 import S3Publisher, S3PublishError, S3Settings
-from jobs.publishers.smtp import EmailPublisher, EmailSettings, LinkProvider
+from jobs.publishers.settings import EmailSettings, LocalSettings, S3Settings
 
-PUBLISHERS: dict[str, type[Publisher]] = {
-    cls.name: cls for cls in (LocalPublisher, S3Publisher, EmailPublisher)
+if TYPE_CHECKING:
+    from jobs.publishers.local import LocalPublisher
+    from jobs.publishers.s3 import S3Publisher, S3PublishError
+    from jobs.publishers.smtp import EmailPublisher, LinkProvider
+
+# name -> (module, class); modules load on first use so that reading the
+# configuration does not import boto3.
+_REGISTRY = {
+    "local": ("jobs.publishers.local", "LocalPublisher"),
+    "s3": ("jobs.publishers.s3", "S3Publisher"),
+    "email": ("jobs.publishers.smtp", "EmailPublisher"),
 }
+_LAZY = {
+    "LocalPublisher": "jobs.publishers.local",
+    "S3Publisher": "jobs.publishers.s3",
+    "S3PublishError": "jobs.publishers.s3",
+    "EmailPublisher": "jobs.publishers.smtp",
+    "LinkProvider": "jobs.publishers.smtp",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "PUBLISHERS":
+        return {known: find(known) for known in _REGISTRY}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnknownPublisherError(CapplanError, KeyError):
@@ -31,13 +56,12 @@ class UnknownPublisherError(CapplanError, KeyError):
 
 
 def find(name: str) -> type[Publisher]:
-    try:
-        return PUBLISHERS[name]
-    except KeyError:
-        valid = ", ".join(repr(known) for known in PUBLISHERS)
-        raise UnknownPublisherError(
-            f"unknown publisher {name!r}; valid publishers: {valid}"
-        ) from None
+    if name not in _REGISTRY:
+        valid = ", ".join(repr(known) for known in _REGISTRY)
+        raise UnknownPublisherError(f"unknown publisher {name!r}; valid publishers: {valid}")
+    module, attribute = _REGISTRY[name]
+    found: type[Publisher] = getattr(importlib.import_module(module), attribute)
+    return found
 
 
 __all__ = [

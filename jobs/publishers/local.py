@@ -16,10 +16,7 @@ from jobs.publishers.base import (
     PublishResult,
     ReportDelivery,
 )
-
-
-class LocalSettings(PublisherSettings):
-    directory: Path = Path("reports")
+from jobs.publishers.settings import LocalSettings
 
 
 class LocalPublisher(Publisher):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 import boto3
 from botocore.config import Config
@@ -23,7 +22,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     PartialCredentialsError,
 )
-from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from jobs.publishers.base import (
     Artifact,
@@ -33,6 +31,7 @@ from jobs.publishers.base import (
     PublishResult,
     ReportDelivery,
 )
+from jobs.publishers.settings import S3Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,21 +40,6 @@ if TYPE_CHECKING:
 # SigV4 presigned URLs cannot outlive seven days.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-_CREDENTIAL_FIELDS = frozenset(
-    {
-        "access_key",
-        "access_key_id",
-        "aws_access_key_id",
-        "secret_key",
-        "secret_access_key",
-        "aws_secret_access_key",
-        "session_token",
-        "aws_session_token",
-        "credentials",
-        "password",
-    }
-)
 _ACCESS_DENIED_CODES = frozenset(
     {
         "403",
@@ -70,71 +54,6 @@ _ACCESS_DENIED_CODES = frozenset(
 # Stored with every object so "unchanged" can be decided even where the ETag is
 # not the MD5 of the body (SSE-KMS on AWS, some S3-compatible servers).
 MD5_METADATA_KEY = "content-md5"
-
-
-class S3Settings(PublisherSettings):
-    # A refused access key must not be echoed back into logs by the error text.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    bucket: str
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    prefix: str = ""
-    addressing_style: Literal["path", "virtual"] = "path"
-    server_side_encryption: Literal["AES256", "aws:kms"] | None = None
-    sse_kms_key_id: str | None = None
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
-    read_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_credentials(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            found = sorted(
-                str(name)
-                for name in data
-                if str(name).lower().replace("-", "_") in _CREDENTIAL_FIELDS
-            )
-            if found:
-                raise ValueError(
-                    f"{', '.join(found)}: S3 credentials are not accepted in the configuration; "
-                    "capplan takes them from the standard AWS chain (AWS_ACCESS_KEY_ID and "
-                    "AWS_SECRET_ACCESS_KEY, AWS_PROFILE with ~/.aws/credentials, or an "
-                    "instance/pod role)"
-                )
-        return data
-
-    @field_validator("bucket")
-    @classmethod
-    def _bucket_name(cls, value: str) -> str:
-        if not _BUCKET_RE.match(value) or ".." in value:
-            raise ValueError(
-                f"{value!r} is not a valid S3 bucket name (3-63 characters: lowercase "
-                "letters, digits, '.', '-')"
-            )
-        return value
-
-    @field_validator("endpoint_url")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+/?$", value):
-            raise ValueError(f"{value!r} must be an http:// or https:// URL with no path")
-        return value.rstrip("/") if value else value
-
-    @field_validator("prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        value = value.strip("/")
-        if any(part in ("", ".", "..") for part in value.split("/")) and value:
-            raise ValueError(f"{value!r}: prefix parts must not be empty, '.' or '..'")
-        return value
-
-    @model_validator(mode="after")
-    def _kms_key(self) -> S3Settings:
-        if self.sse_kms_key_id and self.server_side_encryption != "aws:kms":
-            raise ValueError("sse_kms_key_id requires server_side_encryption: aws:kms")
-        return self
 
 
 class S3PublishError(PublishError):

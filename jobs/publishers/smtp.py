@@ -17,11 +17,9 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
-from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from email.utils import formatdate
+from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -38,82 +36,12 @@ from jobs.publishers.base import (
     PublisherSettings,
     PublishResult,
     ReportDelivery,
-    ReportKind,
 )
-
-DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
-DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+from jobs.publishers.settings import EmailSettings, check_address
 
 # Given (artifact, expires_seconds), return a download URL; S3Publisher provides one:
 # ``lambda artifact, seconds: s3.presigned_url(artifact.key, seconds)``.
 LinkProvider = Callable[[Artifact, int], str]
-
-
-def _check_address(value: str) -> str:
-    _, address = parseaddr(value)
-    local, _, domain = address.rpartition("@")
-    if not local or "." not in domain or address != value.strip():
-        raise ValueError(f"{value!r} is not a plain email address (user@example.org)")
-    return address
-
-
-class Recipients(PublisherSettings):
-    monthly: tuple[str, ...] = ()
-    quarterly: tuple[str, ...] = ()
-    annual: tuple[str, ...] = ()
-
-    @field_validator("monthly", "quarterly", "annual")
-    @classmethod
-    def _addresses(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(_check_address(value) for value in values)
-
-
-class EmailSettings(PublisherSettings):
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    security: Literal["starttls", "tls", "plain"] = "starttls"
-    from_address: str
-    recipients: Recipients = Recipients()
-    username_env: str | None = None
-    password_env: str | None = None
-    ca_file: Path | None = None
-    max_attachment_bytes: Annotated[int, Field(ge=0)] = DEFAULT_MAX_ATTACHMENT_BYTES
-    link_expires_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 7 * 24 * 3600
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
-    max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
-    retry_wait_seconds: Annotated[float, Field(ge=0)] = 2.0
-
-    @field_validator("from_address")
-    @classmethod
-    def _from(cls, value: str) -> str:
-        return _check_address(value)
-
-    @field_validator("username_env", "password_env")
-    @classmethod
-    def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not value.replace("_", "").isalnum():
-            raise ValueError(
-                f"{value!r} must be the NAME of an environment variable (e.g. "
-                "CAPPLAN_SMTP_PASSWORD), not the secret itself"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _login_needs_tls(self) -> EmailSettings:
-        if (self.username_env is None) != (self.password_env is None):
-            raise ValueError("username_env and password_env must be given together")
-        if self.security == "plain" and self.username_env is not None:
-            raise ValueError(
-                "security 'plain' sends the password unencrypted; use 'starttls' or 'tls' to log in"
-            )
-        return self
-
-    @property
-    def effective_port(self) -> int:
-        return self.port if self.port is not None else DEFAULT_PORTS[self.security]
-
-    def recipients_for(self, kind: ReportKind) -> list[str]:
-        return list(getattr(self.recipients, kind))
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -164,7 +92,7 @@ class EmailPublisher(Publisher):
 
     def recipients(self, delivery: ReportDelivery) -> list[str]:
         if delivery.recipients:
-            return [_check_address(value) for value in delivery.recipients]
+            return [check_address(value) for value in delivery.recipients]
         return self.settings.recipients_for(delivery.kind)
 
     def message_id(self, delivery: ReportDelivery) -> str:
