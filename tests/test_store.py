@@ -129,3 +129,18 @@ def test_database_file_is_plain_sqlite(database_url: str, config: Config, tmp_pa
     engine.dispose()
     with sqlite3.connect(tmp_path / "capplan.db") as db:
         assert db.execute("SELECT COUNT(*) FROM samples").fetchone() == (3,)
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    # Several processes opening a brand-new database at once must all succeed.
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    code = "import sys; from jobs.store import open_store; open_store(sys.argv[1])"
+    processes = [subprocess.Popen([sys.executable, "-c", code, url]) for _ in range(4)]
+    assert [p.wait(timeout=120) for p in processes] == [0, 0, 0, 0]
+    engine = open_store(url)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version FROM schema_version")).scalars().all()
+    assert sorted(versions) == list(range(1, LATEST_VERSION + 1))

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, inspect, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import SQLModel
 
 from jobs.errors import SchemaVersionError, StoreError
@@ -62,28 +62,46 @@ def current_version(engine: Engine) -> int:
     return max(versions, default=0)
 
 
+MIGRATION_ATTEMPTS = 5
+
+
 def migrate(engine: Engine) -> int:
-    """Brings the schema to the latest version; returns the version reached."""
-    try:
-        version = current_version(engine)
-        if version > LATEST_VERSION:
-            raise SchemaVersionError(
-                f"the database schema is version {version}, newer than this capplan "
-                f"understands ({LATEST_VERSION}); upgrade capplan"
+    """Brings the schema to the latest version; returns the version reached.
+
+    Two processes opening a new database at once (two cron jobs, say) race to
+    apply the same step; each step is one transaction, so the loser's fails
+    and it re-reads the version and carries on from there.
+    """
+    for attempt in range(MIGRATION_ATTEMPTS):
+        try:
+            return _migrate_once(engine)
+        except (OperationalError, IntegrityError, ProgrammingError) as exc:
+            if attempt == MIGRATION_ATTEMPTS - 1:
+                raise StoreError(f"cannot prepare the database schema: {exc}") from exc
+            time.sleep(0.2 * (attempt + 1))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot prepare the database schema: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def _migrate_once(engine: Engine) -> int:
+    version = current_version(engine)
+    if version > LATEST_VERSION:
+        raise SchemaVersionError(
+            f"the database schema is version {version}, newer than this capplan "
+            f"understands ({LATEST_VERSION}); upgrade capplan"
+        )
+    if version == 0 and not inspect(engine).has_table("schema_version"):
+        with engine.begin() as connection:
+            _create(schema.SchemaVersion)(connection)
+    for number, _description, step in MIGRATIONS:
+        if number <= version:
+            continue
+        with engine.begin() as connection:
+            step(connection)
+            connection.execute(
+                SQLModel.metadata.tables["schema_version"].insert(),
+                {"version": number, "applied_at": int(time.time())},
             )
-        if version == 0:
-            with engine.begin() as connection:
-                _create(schema.SchemaVersion)(connection)
-        for number, _description, step in MIGRATIONS:
-            if number <= version:
-                continue
-            with engine.begin() as connection:
-                step(connection)
-                connection.execute(
-                    SQLModel.metadata.tables["schema_version"].insert(),
-                    {"version": number, "applied_at": int(time.time())},
-                )
-            version = number
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot prepare the database schema: {exc}") from exc
+        version = number
     return version
