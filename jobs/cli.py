@@ -89,7 +89,7 @@ def config_validate(path: Path) -> None:
 
 
 def _register_commands() -> None:
-    from jobs.commands import budget, demo, forecast, ingest, plan, rightsize
+    from jobs.commands import budget, demo, forecast, ingest, plan, report, rightsize
 
     commands = (
         *ingest.COMMANDS,
@@ -98,6 +98,7 @@ def _register_commands() -> None:
         *budget.COMMANDS,
         rightsize.make_rightsize_command(rightsize.stored_usage),
         *demo.COMMANDS,
+        *report.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

@@ -19,6 +19,7 @@ from jobs.planning import (
     render_recommendations,
     run_rightsize,
 )
+from jobs.reports import write_latest_reports
 from jobs.runway import render_runway
 from jobs.sources.sample import sample_history
 from jobs.store import ledger
@@ -85,6 +86,9 @@ def run_demo(
         result.outputs.append(target)
     say("")
     say(f"Budget for {year}: " + ", ".join(str(p) for p in result.outputs[-2:]))
+    say("")
+    say("Rendering the review reports of the last full month, quarter and year ...")
+    result.outputs.extend(write_latest_reports(engine, config, out_dir, end, fleet=fleet, say=say))
     ledger.finish_run(
         engine, run_id, ledger.SUCCEEDED, outputs={"outputs": [str(p) for p in result.outputs]}
     )

@@ -1,0 +1,161 @@
+"""The pure section computations: traffic lights, growth alerts, threshold review,
+disaster recovery, performance-results parsing and the actions to take first."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from jobs.reports import sections
+from jobs.reports.model import RunwayRow, runway_light
+
+
+def row(
+    days: int | None,
+    *,
+    scenario: str = "moderate",
+    level: str = "warning",
+    exceeded: bool = False,
+    service: str = "backend",
+) -> RunwayRow:
+    expected = None if days is None else date(2026, 1, 1) + pd.Timedelta(days=days).to_pytimedelta()
+    return RunwayRow(
+        service,
+        "cpu_percent",
+        "%",
+        level,
+        70.0,
+        10,
+        scenario,
+        expected,
+        expected,
+        expected,
+        days,
+        exceeded,
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "exceeded", "light"),
+    [
+        (0, True, "red"),
+        (0, False, "red"),
+        (89, False, "red"),
+        (90, False, "amber"),
+        (179, False, "amber"),
+        (180, False, "green"),
+        (None, False, "green"),
+    ],
+)
+def test_runway_lights(days: int | None, exceeded: bool, light: str) -> None:
+    assert runway_light(days, exceeded) == light
+
+
+def test_light_grid_takes_the_shortest_runway_of_the_planning_scenario() -> None:
+    rows = [row(400), row(100, level="critical"), row(20, scenario="aggressive")]
+    grid = sections.light_grid(rows, "moderate")
+    ((service, (cell,)),) = grid.rows
+    assert service == "backend" and grid.metrics == ("cpu_percent",)
+    assert cell is not None and cell.runway_days == 100 and cell.light == "amber"
+
+
+def test_growth_alert_fires_on_a_week_over_week_rise() -> None:
+    days = pd.date_range("2025-11-01", "2025-12-31", freq="D", tz="UTC")
+    flat = pd.Series(50.0, index=days)
+    rising = flat.copy()
+    rising[rising.index >= "2025-12-15"] = 62.0  # +24 %
+    alerts = sections.increase_alerts(
+        {("a", "cpu_percent"): flat, ("b", "cpu_percent"): rising},
+        pd.Timestamp("2025-12-01", tz="UTC"),
+        pd.Timestamp("2026-01-01", tz="UTC"),
+        20.0,
+        7,
+    )
+    assert [(a.service, a.kind) for a in alerts] == [("b", "increase")]
+    assert "up 24 %" in alerts[0].detail
+
+
+def test_threshold_alerts_list_only_the_near_ones() -> None:
+    alerts = sections.threshold_alerts(
+        [row(100), row(200, level="critical"), row(0, exceeded=True, service="db")], "moderate"
+    )
+    assert [(a.service, a.light) for a in alerts] == [("backend", "amber"), ("db", "red")]
+    assert "already exceeded" in alerts[1].detail
+
+
+def test_threshold_review_counts_hours_and_breaches() -> None:
+    index = pd.date_range("2025-10-01", periods=10, freq="h", tz="UTC")
+    values = pd.Series([50, 75, 80, 60, 71, 50, 50, 90, 91, 92], index=index, dtype=float)
+    values = values.drop(index[8])  # a missing hour splits a run
+    review = sections.threshold_review_row("s", "cpu_percent", "%", "warning", 70.0, 10, values)
+    assert review.hours_observed == 9
+    assert review.hours_over == 5
+    assert review.breaches == 4
+    assert review.longest_hours == 2
+    assert review.peak == 92.0
+    assert review.percent_over == pytest.approx(100 * 5 / 9)
+
+
+def test_disaster_recovery_uses_n_over_n_minus_one() -> None:
+    assert sections.dr_row("s", "cpu_percent", 2, 40.0, 85.0).after_loss == 80.0
+    assert sections.dr_row("s", "cpu_percent", 2, 40.0, 85.0).ok
+    assert not sections.dr_row("s", "cpu_percent", 3, 60.0, 85.0).ok  # 90 %
+    single = sections.dr_row("s", "cpu_percent", 1, 10.0, 85.0)
+    assert single.after_loss is None and not single.ok
+
+
+RUNBOOK_RESULTS = """
+Test Configuration: {Duration: 5 minutes, Concurrent Users: 100, Target RPS: 200}
+Results:
+  Actual RPS: 150
+  Response Times: {50th: 150ms, 95th: 1.2s, 99th: 2s}
+  Error Rate: 0.2%
+Resource Usage: {CPU: 65%, Memory: 85%, Network: 15%}
+"""
+
+
+def test_performance_results_are_checked_against_the_warnings() -> None:
+    thresholds = {
+        "cpu_percent": (70.0, 85.0),
+        "memory_percent": (80.0, 90.0),
+        "response_time_p95_ms": (1000.0, 3000.0),
+        "error_rate_percent": (2.0, 5.0),
+    }
+    result = sections.parse_performance(yaml.safe_load(RUNBOOK_RESULTS), "r.yaml", thresholds)
+    verdicts = {c.name: c.ok for c in result.checks}
+    assert verdicts == {
+        "Throughput (share of target)": False,
+        "CPU under the warning threshold": True,
+        "Memory under the warning threshold": False,
+        "Response time p95 under the warning threshold": False,
+        "Error rate under the warning threshold": True,
+    }
+    assert ("Response time p95", "1,200 ms") in result.results
+    assert result.bottlenecks == ()
+
+
+def test_actions_put_the_most_urgent_first_and_stop_at_three() -> None:
+    rows = [
+        row(30, service="a"),
+        row(120, service="b"),
+        row(0, exceeded=True, service="c"),
+        row(150, service="d"),
+        row(500, service="e"),
+    ]
+    actions = sections.top_actions(rows, "moderate", (), (), (), "USD")
+    assert [a.title.split(":")[0] for a in actions] == ["c", "a", "b"]
+    assert [a.light for a in actions] == ["red", "red", "amber"]
+    assert sections.top_actions([row(500)], "moderate", (), (), (), "USD") == ()
+
+
+def test_seasonal_profile_finds_the_busy_hour() -> None:
+    index = pd.date_range("2025-12-01", periods=24 * 14, freq="h", tz="UTC")
+    values = pd.Series(50 + 10 * np.sin((index.hour - 8) / 24 * 2 * np.pi), index=index)
+    profile = sections.seasonal_profile("s", "cpu_percent", "%", values)
+    assert profile is not None
+    assert profile.peak_hour == 14 and profile.trough_hour == 2
+    assert len(profile.hourly) == 24 and len(profile.weekly) == 7
