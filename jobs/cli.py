@@ -89,7 +89,17 @@ def config_validate(path: Path) -> None:
 
 
 def _register_commands() -> None:
-    from jobs.commands import budget, demo, forecast, ingest, plan, report, rightsize
+    from jobs.commands import (
+        budget,
+        demo,
+        forecast,
+        ingest,
+        plan,
+        publish,
+        report,
+        rightsize,
+        schedule,
+    )
 
     commands = (
         *ingest.COMMANDS,
@@ -98,6 +108,8 @@ def _register_commands() -> None:
         *budget.COMMANDS,
         rightsize.make_rightsize_command(rightsize.stored_usage),
         *demo.COMMANDS,
+        *schedule.COMMANDS,
+        *publish.COMMANDS,
         *report.COMMANDS,
     )
     for command in commands:

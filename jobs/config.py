@@ -18,6 +18,7 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jobs.errors import ConfigError
+from jobs.publishers import EmailSettings, LocalSettings, S3Settings
 
 RUNBOOK_RESOURCE = "runbook.yaml"
 
@@ -179,6 +180,36 @@ class Schedule(StrictModel):
         return value
 
 
+PublishTarget = Literal["local", "s3", "email"]
+
+
+class PublishConfig(StrictModel):
+    """Where rendered reports go. Rendered reports are always kept in ``local.directory``.
+
+    Credentials are never part of it: S3 uses the standard AWS chain, the SMTP
+    login is read from the environment variables ``email`` names.
+    """
+
+    targets: list[PublishTarget] = Field(default_factory=lambda: list[PublishTarget](["local"]))
+    local: LocalSettings = LocalSettings(directory=Path("out"))
+    s3: S3Settings | None = None
+    email: EmailSettings | None = None
+
+    @model_validator(mode="after")
+    def _targets_configured(self) -> PublishConfig:
+        problems: list[str] = []
+        if len(set(self.targets)) != len(self.targets):
+            problems.append("targets: each target may be listed once")
+        for target in ("s3", "email"):
+            if target in self.targets and getattr(self, target) is None:
+                problems.append(
+                    f"targets: {target!r} is listed but the {target} section is missing"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Calendar(StrictModel):
     monthly: list[str]
     quarterly: list[str]
@@ -202,6 +233,7 @@ class Config(StrictModel):
     sources: Sources = Sources()
     storage: Storage = Storage()
     schedule: Schedule = Schedule()
+    publish: PublishConfig = PublishConfig()
     calendar: Calendar
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ import click
 
 from jobs.cli_context import AppContext
 from jobs.commands.common import UTC_DATETIME, now_utc, progress
-from jobs.errors import CapplanError, JobFailedError
+from jobs.errors import CapplanError
 
 if TYPE_CHECKING:
     from jobs.ingest import IngestSummary
@@ -103,32 +104,107 @@ def ingest(
     )
 
 
+def _report_kinds(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    kinds = tuple(part.strip() for part in value.split(",") if part.strip())
+    unknown = [k for k in kinds if k not in ("monthly", "quarterly", "annual")]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown report kind(s) {', '.join(unknown)}; valid: monthly, quarterly, annual",
+            param_hint="--reports",
+        )
+    return kinds
+
+
 @click.command("backfill")
 @click.option("--from", "start", type=UTC_DATETIME, required=True, help="Start of the range.")
 @click.option("--to", "end", type=UTC_DATETIME, required=True, help="End of the range.")
+@click.option(
+    "--reports",
+    "reports",
+    help="Also regenerate these reports (comma-separated: monthly,quarterly,annual) for every "
+    "period ending in the range, each as of its period end.",
+)
+@click.option("--publish", is_flag=True, help="Publish the regenerated reports.")
+@click.option("--email", is_flag=True, help="Also email them (needs --publish).")
 @click.pass_obj
-def backfill(app: AppContext, start: datetime, end: datetime) -> None:
-    """Ingest a past range from Prometheus in resumable chunks; a re-run continues."""
-    from jobs.backfill import backfill_chunk_count, backfill_ingest
+def backfill(
+    app: AppContext,
+    start: datetime,
+    end: datetime,
+    reports: str | None,
+    publish: bool,
+    email: bool,
+) -> None:
+    """Ingest a past range in resumable chunks, optionally regenerating its reports.
+
+    A re-run of the same range continues where it stopped. Without a Prometheus
+    source, --reports regenerates reports from what is already stored.
+    """
     from jobs.store import ledger
 
+    kinds = _report_kinds(reports)
+    if email and not publish:
+        raise click.UsageError("--email needs --publish: a backfill emails only what it publishes")
+    if end <= start:
+        raise click.UsageError(f"--to ({end:%Y-%m-%d}) must be after --from ({start:%Y-%m-%d})")
     config, engine = app.config, app.engine()
-    period = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
-    run_id = ledger.start_run(engine, "backfill", period)
+    span = f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
+    run_id = ledger.start_run(engine, "backfill", span)
+    outputs: dict[str, list[str]] = {}
     try:
-        with progress(backfill_chunk_count(config, start, end), "chunks", "backfill") as bar:
-            summaries = backfill_ingest(
-                engine, config, start, end, on_chunk=lambda *_: bar.update(1)
-            )
-    except (CapplanError, ValueError) as exc:
-        ledger.finish_run(engine, run_id, ledger.FAILED, error=str(exc))
-        if isinstance(exc, ValueError):
-            raise JobFailedError(str(exc)) from exc
+        if config.sources.prometheus is not None or not kinds:
+            outputs["summaries"] = [s.line() for s in _backfill_ingest(app, start, end)]
+        else:
+            click.echo("No Prometheus source configured: regenerating reports from stored data.")
+        if kinds:
+            outputs["reports"] = _backfill_reports(app, kinds, start, end, publish, email)
+    except CapplanError as exc:
+        ledger.finish_run(engine, run_id, ledger.FAILED, error=str(exc), outputs=outputs)
         raise
-    ledger.finish_run(
-        engine, run_id, ledger.SUCCEEDED, outputs={"summaries": [s.line() for s in summaries]}
-    )
+    ledger.finish_run(engine, run_id, ledger.SUCCEEDED, outputs=outputs)
+
+
+def _backfill_ingest(app: AppContext, start: datetime, end: datetime) -> list[IngestSummary]:
+    from jobs.backfill import backfill_chunk_count, backfill_ingest
+
+    config, engine = app.config, app.engine()
+    with progress(backfill_chunk_count(config, start, end), "chunks", "backfill") as bar:
+        summaries = backfill_ingest(engine, config, start, end, on_chunk=lambda *_: bar.update(1))
     _echo_summaries(summaries)
+    return summaries
+
+
+def _backfill_reports(
+    app: AppContext,
+    kinds: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    publish: bool,
+    email: bool,
+) -> list[str]:
+    from jobs.delivery import backfill_reports, staged_directory
+    from jobs.periods import periods_between
+
+    periods = [p for kind in kinds for p in periods_between(kind, start, end)]
+    if not periods:
+        click.echo(
+            f"No full {'/'.join(kinds)} period ends between {start:%Y-%m-%d} and {end:%Y-%m-%d}."
+        )
+        return []
+    done = []
+    with progress(len(periods), "reports", "reports") as bar:
+        for period in periods:
+            bundles = backfill_reports(
+                app.engine(), app.config, [period], env=os.environ, publish=publish, email=email
+            )
+            for bundle in bundles:
+                folder = staged_directory(app.config, bundle.period)
+                click.echo(f"{period.kind} {period.label}: {folder}")
+                done.append(f"{period.kind} {period.label}")
+            bar.update(1)
+    return done
 
 
 COMMANDS = (ingest, backfill)
