@@ -11,7 +11,14 @@ import pandas as pd
 
 from forecasting import model, transforms
 from forecasting.prepare import Prepared
-from forecasting.simulate import Grid, first_above, first_passage, quantile_index, simulate
+from forecasting.simulate import (
+    Grid,
+    first_above,
+    first_passage,
+    quantile_index,
+    quantiles,
+    simulate,
+)
 from forecasting.types import ModelSettings
 
 
@@ -37,9 +44,11 @@ def fit_series(
     settings: ModelSettings,
     step: pd.Timedelta,
     bounds: tuple[float, float] | None,
+    start: dict[str, np.ndarray] | None = None,
+    quick: bool = False,
 ) -> model.Fit:
     z = transforms.forward(y, settings.transform, bounds)
-    return model.fit(z, ds, future, settings, step)
+    return model.fit(z, ds, future, settings, step, start, quick)
 
 
 def level_offset(fit: model.Fit, window: int) -> float:
@@ -47,6 +56,24 @@ def level_offset(fit: model.Fit, window: int) -> float:
     if window <= 0:
         return 0.0
     return float(np.mean(fit.residuals[-window:]))
+
+
+def slope_unit(residuals: np.ndarray, block: int) -> float:
+    """Standard error of a trend slope fitted to the recent half of the history.
+
+    Per step, in transformed units. The residual variance is the long-run
+    (batch-means) variance over blocks, so autocorrelated noise, which pins
+    a slope down less well than independent noise, gives a larger error.
+    """
+    r = np.asarray(residuals, dtype="float64")
+    n = max(3, len(r) // 2)
+    r = r[-n:]
+    var = float(np.var(r))
+    k = n // max(1, block)
+    if block > 1 and k >= 4:
+        means = r[-k * block :].reshape(k, block).mean(axis=1)
+        var = max(var, block * float(np.var(means, ddof=1)))
+    return float(np.sqrt(12.0 * var / (n * (n * n - 1.0))))
 
 
 def rng_for(seed: int, name: str) -> np.random.Generator:
@@ -81,6 +108,7 @@ def run_scenario(
         trend_scale=settings.trend_uncertainty_scale,
         n_paths=n_paths or settings.n_paths,
         block=block_length(p),
+        slope_sd=settings.slope_uncertainty_scale * slope_unit(fit.residuals, block_length(p)),
     )
     paths = simulate(fit, grid, rng=rng, **common)  # type: ignore[arg-type]
     mean = simulate(fit, grid, rng=rng, deterministic=True, **common)  # type: ignore[arg-type]
@@ -101,8 +129,7 @@ def crossing_periods(
 ) -> PeriodCrossing:
     lo_q, hi_q = interval
     if method == "mean":
-        lower = np.quantile(sim.paths, lo_q, axis=0)
-        upper = np.quantile(sim.paths, hi_q, axis=0)
+        lower, upper = quantiles(sim.paths, [lo_q, hi_q])
         return PeriodCrossing(
             first_above(sim.mean, threshold),
             first_above(upper, threshold),
@@ -112,3 +139,51 @@ def crossing_periods(
     return PeriodCrossing(
         quantile_index(fp, 0.5), quantile_index(fp, lo_q), quantile_index(fp, hi_q)
     )
+
+
+# Largest widening of the crossing interval (in log lead time) that
+# validation may ask for; also used when too few held-out crossings exist
+# for the conformal quantile to be defined.
+MAX_WIDENING = 3.0
+
+
+def _gaps(pc: PeriodCrossing) -> tuple[float, float, float]:
+    """log(1 + expected) and the interval's lower/upper half-widths on that
+    scale, each at least half a period (so all-paths-in-one-period sides widen)."""
+    x = float(np.log1p(pc.expected))
+    lo_min = x - float(np.log1p(max(pc.expected - 0.5, 0.0)))
+    hi_min = float(np.log1p(pc.expected + 0.5)) - x
+    lower = max(x - float(np.log1p(pc.earliest)), lo_min) if np.isfinite(pc.earliest) else 0.0
+    upper = max(float(np.log1p(pc.latest)) - x, hi_min) if np.isfinite(pc.latest) else 0.0
+    return x, lower, upper
+
+
+def widen(pc: PeriodCrossing, w: float) -> PeriodCrossing:
+    """Stretch earliest/latest away from expected by ``w`` in log(1 + periods).
+
+    Lead times are positive and their errors roughly multiplicative, so the
+    interval is scaled on a log scale; ``w = 1`` leaves it unchanged. Bounds
+    beyond the horizon (``inf``) stay there; an earliest date never moves
+    before the first period.
+    """
+    if w == 1.0 or not np.isfinite(pc.expected):
+        return pc
+    x, lower, upper = _gaps(pc)
+    earliest, latest = pc.earliest, pc.latest
+    if np.isfinite(earliest):
+        earliest = min(earliest, float(np.floor(max(0.0, np.expm1(x - w * lower) + 1e-9))))
+    if np.isfinite(latest):
+        latest = max(latest, float(np.ceil(np.expm1(x + w * upper) - 1e-9)))
+    return PeriodCrossing(pc.expected, earliest, latest)
+
+
+def widening_score(pc: PeriodCrossing, actual: float) -> float:
+    """Smallest ``w`` for which ``widen(pc, w)`` covers ``actual`` (conformal score)."""
+    if pc.earliest <= actual <= pc.latest:
+        return 1.0
+    if not np.isfinite(pc.expected) or not np.isfinite(pc.earliest):
+        return float("inf")
+    x, lower, upper = _gaps(pc)
+    if actual < pc.earliest:
+        return float(max(1.0, (x - float(np.log1p(max(actual, 0.0)))) / lower))
+    return float(max(1.0, (float(np.log1p(actual)) - x) / upper))

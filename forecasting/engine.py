@@ -10,9 +10,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from forecasting.core import crossing_periods, fit_series, rng_for, run_scenario
+from forecasting.core import crossing_periods, fit_series, rng_for, run_scenario, widen
 from forecasting.prepare import future_index, prepare
-from forecasting.simulate import make_grid
+from forecasting.simulate import make_grid, quantiles
 from forecasting.types import (
     Crossing,
     ForecastCurve,
@@ -48,7 +48,9 @@ def forecast_series(
     Dates: ``expected`` is the median first-passage date over simulated paths
     (or the noise-free path's crossing, when validation chose the mean
     method); ``earliest``/``latest`` are the ``settings.interval`` quantiles
-    (10 % / 90 %). Paths that never cross count as beyond the horizon.
+    (10 % / 90 %), for the organic scenario stretched on a log lead-time scale
+    by ``settings.interval_widening`` (conformal, from held-out crossings).
+    Paths that never cross count as beyond the horizon.
     """
     if horizon_days <= 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
@@ -81,7 +83,7 @@ def forecast_series(
         paths = sim.paths[:, first:]
         days = report_days[first:]
         lo_q, hi_q = settings.interval
-        qs = np.quantile(paths, [0.5, lo_q, hi_q], axis=0)
+        qs = quantiles(paths, [0.5, lo_q, hi_q])
         curves.append(
             ForecastCurve(
                 sc.name,
@@ -131,9 +133,11 @@ def _crossing(
             True,
         )
     pc = crossing_periods(sim, th.value, settings.crossing_method, settings.interval)  # type: ignore[arg-type]
+    if sc.annual_growth is None:
+        pc = widen(pc, settings.interval_widening)
 
     def to_date(k: float) -> date | None:
-        if not math.isfinite(k):
+        if not math.isfinite(k) or k >= len(days):
             return None
         d = days[int(k)]
         return d if d <= horizon_end else None

@@ -7,9 +7,14 @@ than Prophet's per-sample predictive draws and can be calibrated.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
+import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,9 +41,11 @@ def _silence() -> None:
 
 _silence()
 
-__all__ = ["Fit", "Prophet", "fit", "seasonalities"]
+__all__ = ["Fit", "Prophet", "components", "fit", "seasonalities"]
 
 DAY = pd.Timedelta(days=1)
+# cmdstan's relative-gradient stopping rule for held-out fits (default 1e7).
+QUICK_TOLERANCE = {"tol_rel_grad": 1e9}
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class Fit:
     # Laplace scale of the slope change, in transformed units per step.
     cp_prob: float
     cp_scale: float
+    # Prophet's MAP parameters (scaled units): a starting point for refitting
+    # the same data with other settings.
+    params: dict[str, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fitted_hist(self) -> np.ndarray:
@@ -78,16 +88,178 @@ def seasonalities(step: pd.Timedelta, span: pd.Timedelta) -> list[tuple[str, flo
     return out
 
 
+class _Prophet(Prophet):
+    """Prophet with numpy shortcuts for its feature bookkeeping.
+
+    ``regressor_column_matrix`` builds a pandas crosstab on every fit and
+    ``fourier_series`` goes through pandas timedeltas; for the models built
+    here (Fourier seasonalities, no holidays or regressors) both are a few
+    numpy operations with the same result.
+    """
+
+    @staticmethod
+    def fourier_series(dates: pd.Series, period: float, series_order: int) -> np.ndarray:
+        if not series_order >= 1:
+            raise ValueError("series_order must be >= 1")
+        ns = np.asarray(dates.to_numpy(dtype="datetime64[ns]").astype("int64"), dtype="float64")
+        return _fourier(ns / 86_400e9, period, series_order)
+
+    def regressor_column_matrix(  # type: ignore[override]
+        self, seasonal_features: pd.DataFrame, modes: dict[str, list[str]]
+    ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+        if self.train_holiday_names is not None or self.extra_regressors:
+            return super().regressor_column_matrix(seasonal_features, modes)  # type: ignore[arg-type,return-value]
+        names = [str(c).split("_delim_")[0] for c in seasonal_features.columns]
+        arr = np.array(names)
+        cols: dict[str, np.ndarray] = {n: (arr == n).astype("int64") for n in set(names)}
+        for mode in ("additive", "multiplicative"):
+            member = np.isin(arr, modes[mode])
+            if member.any():
+                cols[mode + "_terms"] = member.astype("int64")
+            modes[mode].append(mode + "_terms")
+            modes[mode].append("extra_regressors_" + mode)
+        modes[self.holidays_mode].append("holidays")
+        frame = pd.DataFrame({k: cols[k] for k in sorted(cols)})
+        for name in ("additive_terms", "multiplicative_terms"):
+            if name not in frame:
+                frame[name] = 0
+        frame = frame.drop(columns="zeros", errors="ignore")
+        frame.index.name = "col"
+        return frame, modes
+
+
+def _optimize(
+    m: Prophet,
+    hist: pd.DataFrame,
+    start: dict[str, np.ndarray] | None = None,
+    tolerance: dict[str, float] | None = None,
+) -> None:
+    """``m.fit(hist)`` (MAP, L-BFGS with Prophet's Newton fallback), writing
+    the Stan inputs with the C JSON encoder: Prophet's writer walks every
+    number in Python and costs more than the optimisation itself."""
+    if float(hist["y"].min()) == float(hist["y"].max()):
+        m.fit(hist, algorithm="LBFGS")  # Prophet's own constant-series shortcut
+        return
+    inputs = m.preprocess(hist)
+    m._fit_regressor_models(hist)
+    init = dataclasses.asdict(m.calculate_initial_params(inputs.K))
+    if start is not None and all(
+        np.size(start[k]) == np.size(init[k]) for k in ("k", "m", "delta", "beta")
+    ):
+        # Warm start from a fit of the same data under other settings: the
+        # optimum moves little, so L-BFGS needs far fewer iterations.
+        init = {
+            "k": float(np.ravel(start["k"])[0]),
+            "m": float(np.ravel(start["m"])[0]),
+            "delta": np.ravel(start["delta"]).astype("float64"),
+            "beta": np.ravel(start["beta"]).astype("float64"),
+            "sigma_obs": max(float(np.ravel(start["sigma_obs"])[0]), 1e-6),
+        }
+    backend: Any = m.stan_backend
+    inits, data = backend.prepare_data(init, dataclasses.asdict(inputs))
+    paths = []
+    try:
+        for payload in (data, inits):
+            fd, path = tempfile.mkstemp(suffix=".json", prefix="capplan_")
+            paths.append(path)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(payload, default=_jsonable))
+        args: dict[str, Any] = dict(
+            data=paths[0], inits=paths[1], algorithm="LBFGS", iter=10_000, **(tolerance or {})
+        )
+        try:
+            backend.stan_fit = backend.model.optimize(**args)
+        except RuntimeError:
+            args["algorithm"] = "Newton"
+            backend.stan_fit = backend.model.optimize(**args)
+    finally:
+        for path in paths:
+            os.remove(path)
+    fit = backend.stan_fit
+    params = backend.stan_to_dict_numpy(fit.column_names, fit.optimized_params_np)
+    for name in params:
+        params[name] = params[name].reshape((1, -1))
+    m.params = params
+    m.stan_fit = fit
+    if m.changepoints is None or len(m.changepoints) == 0:
+        params["k"] = params["k"] + params["delta"].reshape(-1)
+        params["delta"] = np.zeros(params["delta"].shape).reshape((-1, 1))
+
+
+def _fourier(days: np.ndarray, period: float, order: int) -> np.ndarray:
+    """Prophet's Fourier features (sin, cos of each order) at ``days`` since the epoch."""
+    x = 2.0 * np.pi * days / float(period)
+    out = np.empty((len(days), 2 * order))
+    for i in range(order):
+        out[:, 2 * i] = np.sin((i + 1) * x)
+        out[:, 2 * i + 1] = np.cos((i + 1) * x)
+    return out
+
+
+def _jsonable(x: object) -> object:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def components(m: Prophet, ds: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Trend, additive and multiplicative terms of a fitted (MAP) model at ``ds``.
+
+    Equivalent to ``m.predict`` without uncertainty samples for the models
+    built here (linear growth, Fourier seasonalities of one mode, no holidays
+    or regressors, absmax scaling), but evaluated with numpy: ``predict``
+    rebuilds feature frames through pandas and costs more than the fit.
+    """
+    ns = np.asarray(ds.as_unit("ns").asi8, dtype="float64")
+    assert m.start is not None and m.t_scale is not None, "the model is not fitted"
+    start = float(m.start.value)
+    t_scale = float(m.t_scale.value)
+    t = (ns - start) / t_scale
+    params = m.params
+    k = float(np.mean(params["k"]))
+    m0 = float(np.mean(params["m"]))
+    deltas = np.mean(np.atleast_2d(params["delta"]), axis=0)
+    cps = np.asarray(m.changepoints_t if m.changepoints_t is not None else [], dtype="float64")
+    y_scale = float(m.y_scale or 1.0)
+    trend = np.asarray(Prophet.piecewise_linear(t, deltas, k, m0, cps), dtype="float64") * y_scale
+    add = np.zeros(len(t))
+    mult = np.zeros(len(t))
+    if m.seasonalities:
+        days = ns / 86_400e9
+        feats = [
+            _fourier(days, float(props["period"]), int(props["fourier_order"]))
+            for props in m.seasonalities.values()
+        ]
+        x_mat = np.hstack(feats)
+        beta = np.mean(np.atleast_2d(params["beta"]), axis=0)
+        season = x_mat @ beta[: x_mat.shape[1]]
+        if m.seasonality_mode == "multiplicative":
+            mult = season
+        else:
+            add = season * y_scale
+    return trend, add, mult
+
+
 def fit(
     z: np.ndarray,
     ds: pd.DatetimeIndex,
     future_ds: pd.DatetimeIndex,
     settings: ModelSettings,
     step: pd.Timedelta,
+    start: dict[str, np.ndarray] | None = None,
+    quick: bool = False,
 ) -> Fit:
-    """Fit Prophet to ``z`` (already transformed) and evaluate it on history and future."""
+    """Fit Prophet to ``z`` (already transformed) and evaluate it on history and future.
+
+    ``start``: parameters of a fit of the same ``z`` and ``ds`` (another
+    changepoint prior, say) to start the optimiser from. ``quick``: stop
+    L-BFGS at a looser gradient tolerance, for held-out fits whose only use
+    is to compare settings (the objective then differs in the fifth digit).
+    """
     span = ds[-1] - ds[0]
-    m = Prophet(
+    m = _Prophet(
         growth="linear",
         seasonality_mode=settings.seasonality_mode,
         changepoint_prior_scale=settings.changepoint_prior_scale,
@@ -106,12 +278,9 @@ def fit(
     with warnings.catch_warnings():
         # Prophet itself triggers pandas deprecation warnings; ours are fixed.
         warnings.filterwarnings("ignore", module=r"prophet(\.|$)")
-        m.fit(hist, algorithm="LBFGS")
-        pred = m.predict(pd.DataFrame({"ds": naive_ds.append(naive_fut)}))
+        _optimize(m, hist, start, QUICK_TOLERANCE if quick else None)
     n = len(z)
-    trend = pred["trend"].to_numpy(dtype="float64")
-    add = pred["additive_terms"].to_numpy(dtype="float64")
-    mult = pred["multiplicative_terms"].to_numpy(dtype="float64")
+    trend, add, mult = components(m, pd.DatetimeIndex(naive_ds.append(naive_fut)))
     fitted = trend[:n] * (1.0 + mult[:n]) + add[:n]
     deltas = np.asarray(m.params["delta"], dtype="float64").ravel()
     t_scale = float(m.t_scale.total_seconds()) if m.t_scale is not None else 1.0
@@ -128,4 +297,5 @@ def fit(
         residuals=z - fitted,
         cp_prob=min(1.0, n_cp * step_frac),
         cp_scale=lam * float(m.y_scale or 1.0) * step_frac,
+        params={k: np.asarray(v) for k, v in m.params.items()},
     )

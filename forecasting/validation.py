@@ -1,11 +1,15 @@
 """Rolling-origin selection of model settings on the series' own history.
 
-Stage 1 picks the shape (transform x seasonality mode) and stage 2 the
-changepoint flexibility, both by the error of the forecast over held-out
-windows. On the best model's held-out fits, cheap post-processing choices are
-then made by simulation: the recent-level correction, the crossing method
-(first passage or mean) and the trend-uncertainty scale, the latter so the
-interval covers held-out crossings about as often as its nominal width says.
+Stage 1 picks the shape (transform x seasonality mode) by the error of the
+forecast over two held-out windows, stage 2 the changepoint flexibility by the
+error over the most recent one (its fits start from the stage-1 optimum). On
+the best model's held-out fits, cheap post-processing choices are then made:
+the recent-level correction (by held-out error), the noise and
+trend-uncertainty scales (by the interval score of simulated held-out peaks,
+so intervals are as wide as the series' own forecast errors say), the crossing
+method (first passage or mean, by held-out crossing error) and a conformal
+widening of the crossing interval (by how far held-out crossings fell outside
+it).
 """
 
 from __future__ import annotations
@@ -18,18 +22,24 @@ import pandas as pd
 
 from forecasting import model, transforms
 from forecasting.core import (
+    MAX_WIDENING,
+    block_length,
     crossing_periods,
     fit_series,
     level_offset,
     level_window_steps,
     rng_for,
     run_scenario,
+    slope_unit,
+    widening_score,
 )
 from forecasting.prepare import MIN_POINTS, Prepared
-from forecasting.simulate import make_grid
+from forecasting.simulate import block_noise, make_grid, quantiles
 from forecasting.types import CrossingMethod, ModelSettings
 
 _TREND_SCALES = (1.0, 3.0, 10.0, 30.0)
+_SLOPE_SCALES = (1.0, 2.0, 4.0, 8.0)
+_NOISE_SCALES = (1.0, 1.25, 1.5)
 _CPS_STAGE2 = (0.01, 0.5)
 _VALIDATION_PATHS = 200
 
@@ -68,11 +78,26 @@ def select_settings(
     for cand in shapes:
         scored[cand] = _score(cand, folds, bounds)
     best = min(scored, key=lambda s: scored[s][0])
+    best_err, fits = scored[best]
+    # Changepoint flexibility on the most recent window only (the longest
+    # training history), each fit started from the shape's optimum; the
+    # winner is then fitted on the other folds for calibration.
+    recent_err = folds[0].error(fits[0], bounds, best, 0)
+    winner: tuple[ModelSettings, model.Fit] | None = None
     for cps in _CPS_STAGE2:
         cand = replace(best, changepoint_prior_scale=cps)
-        scored[cand] = _score(cand, folds, bounds)
-    best = min(scored, key=lambda s: scored[s][0])
-    best_err, fits = scored[best]
+        fit0 = folds[0].fit(cand, bounds, fits[0].params)
+        err0 = folds[0].error(fit0, bounds, cand, 0)
+        if err0 < recent_err:
+            recent_err, winner = err0, (cand, fit0)
+    if winner is not None:
+        best = winner[0]
+        fits = [winner[1]] + [
+            f.fit(best, bounds, fit.params) for f, fit in zip(folds[1:], fits[1:], strict=True)
+        ]
+        best_err = float(
+            np.mean([f.error(fit, bounds, best, 0) for f, fit in zip(folds, fits, strict=True)])
+        )
 
     # Recent-level correction: keep it only if it helps the held-out error.
     w = level_window_steps(p)
@@ -81,35 +106,86 @@ def select_settings(
     if err_w < best_err:
         best, best_err = replace(best, level_window=w), err_w
 
-    # Crossing method and trend-uncertainty scale, from held-out crossings.
-    stats: dict[tuple[str, float], list[tuple[float, bool]]] = {}
-    for scale in _TREND_SCALES:
-        cand = replace(best, trend_uncertainty_scale=scale)
-        for fold, fit in zip(folds, fits, strict=True):
-            for name, err, covered in fold.crossings(fit, cand, kind, bounds, seed):
-                stats.setdefault((name, scale), []).append((err, covered))
-    out = {"cutoffs": float(len(cuts)), "holdout_periods": float(h), "rel_mae": best_err}
-    if not stats or not any(stats.values()):
-        return replace(best, validated=True), out
-    nominal = best.interval[1] - best.interval[0]
+    # Uncertainty scales: the simulated held-out paths must bracket the
+    # held-out period peaks as the nominal interval says (interval score).
+    best = _calibrate(best, folds, fits, bounds, seed)
 
-    def calib(key: tuple[str, float]) -> tuple[float, float]:
-        cov = float(np.mean([c for _, c in stats[key]]))
-        return (abs(cov - nominal) if cov < nominal else 0.5 * (cov - nominal), key[1])
-
-    fp_scale = min((k for k in stats if k[0] == "first_passage"), key=calib)[1]
-    fp_err = float(np.median([e for e, _ in stats[("first_passage", fp_scale)]]))
-    mean_err = float(np.median([e for e, _ in stats[("mean", fp_scale)]]))
+    # Crossing method, from held-out crossings of the calibrated simulation.
+    stats: dict[str, list[tuple[float, bool, float]]] = {}
+    for fold, fit in zip(folds, fits, strict=True):
+        for name, err, covered, score in fold.crossings(fit, best, kind, bounds, seed):
+            stats.setdefault(name, []).append((err, covered, score))
+    out = {
+        "cutoffs": float(len(cuts)),
+        "holdout_periods": float(h),
+        "rel_mae": best_err,
+        "noise_scale": best.noise_scale,
+        "trend_uncertainty_scale": best.trend_uncertainty_scale,
+        "slope_uncertainty_scale": best.slope_uncertainty_scale,
+    }
+    if not stats:
+        # No held-out crossing to measure the interval against: widest.
+        out["interval_widening"] = MAX_WIDENING
+        return replace(best, interval_widening=MAX_WIDENING, validated=True), out
+    fp_err = float(np.median([e for e, _, _ in stats["first_passage"]]))
+    mean_err = float(np.median([e for e, _, _ in stats["mean"]]))
     method: CrossingMethod = "mean" if mean_err < fp_err else "first_passage"
-    chosen = replace(best, trend_uncertainty_scale=fp_scale, crossing_method=method, validated=True)
+    # Conformal widening: the ceil((n + 1) * nominal)-th smallest of the n
+    # held-out scores would cover a new, exchangeable crossing with at least
+    # the nominal probability. Too few events for that quantile: the cap.
+    scores = np.sort([sc for _, _, sc in stats[method]])
+    n_ev = len(scores)
+    nominal = best.interval[1] - best.interval[0]
+    k = int(np.ceil((n_ev + 1) * nominal))
+    widening = float(min(MAX_WIDENING, scores[k - 1])) if k <= n_ev else MAX_WIDENING
     out.update(
         {
-            "crossing_events": float(len(stats[("first_passage", fp_scale)])),
+            "crossing_events": float(n_ev),
             "crossing_median_rel_error": min(fp_err, mean_err),
-            "interval_coverage": float(np.mean([c for _, c in stats[(method, fp_scale)]])),
+            "interval_coverage": float(np.mean([c for _, c, _ in stats[method]])),
+            "interval_widening": widening,
         }
     )
+    chosen = replace(best, crossing_method=method, interval_widening=widening, validated=True)
     return chosen, out
+
+
+def _calibrate(
+    s: ModelSettings,
+    folds: list[_Fold],
+    fits: list[model.Fit],
+    bounds: tuple[float, float] | None,
+    seed: int,
+) -> ModelSettings:
+    """Pick noise, changepoint and slope-error scales by the mean interval score
+    of the simulated period peaks against the held-out ones (Gneiting and
+    Raftery 2007: a proper score, so it rewards calibrated *and* narrow
+    intervals). Every candidate reuses the same random draws, which are linear
+    in the scales, so the whole grid costs one simulation per fold."""
+    lo_q, hi_q = s.interval
+    alpha = 1.0 - (hi_q - lo_q)
+    combos = [(c, a, b) for c in _NOISE_SCALES for a in _TREND_SCALES for b in _SLOPE_SCALES]
+    scores = np.zeros(len(combos))
+    used = 0
+    for fold, fit in zip(folds, fits, strict=True):
+        parts = fold.draws(fit, s, rng_for(seed, f"calibrate{fold.cut}"))
+        if parts is None:
+            continue
+        used += 1
+        base, cp_dev, slope_dev, noise, mult, add, target = parts
+        scale = float(np.mean(np.abs(fold.train_y))) or 1.0
+        for i, (c, a, b) in enumerate(combos):
+            z = (base + a * cp_dev + b * slope_dev) * (1.0 + mult) + add + c * noise
+            x = transforms.inverse(z, s.transform, bounds)
+            peaks = fold.period_peaks(x)
+            lo, hi = quantiles(peaks, [lo_q, hi_q])
+            width = hi - lo
+            miss = np.maximum(lo - target, 0.0) + np.maximum(target - hi, 0.0)
+            scores[i] += float(np.mean(width + (2.0 / alpha) * miss)) / scale
+    if not used:
+        return s
+    c, a, b = combos[int(np.argmin(scores))]
+    return replace(s, noise_scale=c, trend_uncertainty_scale=a, slope_uncertainty_scale=b)
 
 
 class _Fold:
@@ -136,9 +212,53 @@ class _Fold:
         self.test_pos = pos[keep]
         self.test_y = test_y[keep]
         self.grid = make_grid(self.future, self.future[0], p.per_day)
+        # Held-out report periods observed in full, and their actual peaks.
+        starts = self.grid.report_starts
+        period = np.searchsorted(starts, self.test_pos, side="right") - 1
+        n_per = int(period[-1]) + 1 if period.size else 0
+        sizes = np.diff(np.append(starts, len(self.future)))[:n_per]
+        counts = np.bincount(period, minlength=n_per)
+        full = np.flatnonzero((counts == sizes) & (counts > 0))
+        target = np.full(n_per, -np.inf)
+        np.maximum.at(target, period, self.test_y)
+        self.sim_steps = int(starts[n_per]) if n_per < len(starts) else len(self.future)
+        self.peak_starts = starts[:n_per]
+        self.peak_keep = full
+        self.peak_target = target[full]
 
-    def fit(self, s: ModelSettings, bounds: tuple[float, float] | None) -> model.Fit:
-        return fit_series(self.train_y, self.train_ds, self.future, s, self.p.step, bounds)
+    def period_peaks(self, x: np.ndarray) -> np.ndarray:
+        """Simulated maxima of the held-out report periods: (paths, periods)."""
+        return np.asarray(np.maximum.reduceat(x, self.peak_starts, axis=1)[:, self.peak_keep])
+
+    def draws(
+        self, fit: model.Fit, s: ModelSettings, rng: np.random.Generator
+    ) -> tuple[np.ndarray, ...] | None:
+        """Unit-scale random parts of the organic simulation over the held-out window."""
+        if not self.peak_target.size:
+            return None
+        n = self.sim_steps
+        p = _VALIDATION_PATHS
+        block = block_length(self.p)
+        base = fit.trend_fut[:n] + level_offset(fit, s.level_window)
+        k = np.arange(1, n + 1, dtype="float64")
+        slope_dev = rng.normal(0.0, slope_unit(fit.residuals, block), (p, 1)) * k
+        cp_dev = np.zeros((p, n))
+        if fit.cp_prob > 0 and fit.cp_scale > 0:
+            jumps = rng.random((p, n)) < fit.cp_prob
+            dslope = np.where(jumps, rng.laplace(0.0, fit.cp_scale, (p, n)), 0.0)
+            cp_dev = np.cumsum(np.cumsum(dslope, axis=1), axis=1)
+        noise = block_noise(fit.residuals, p, n, block, rng)
+        return (base, cp_dev, slope_dev, noise, fit.mult_fut[:n], fit.add_fut[:n], self.peak_target)
+
+    def fit(
+        self,
+        s: ModelSettings,
+        bounds: tuple[float, float] | None,
+        start: dict[str, np.ndarray] | None = None,
+    ) -> model.Fit:
+        return fit_series(
+            self.train_y, self.train_ds, self.future, s, self.p.step, bounds, start, quick=True
+        )
 
     def error(
         self, fit: model.Fit, bounds: tuple[float, float] | None, s: ModelSettings, window: int
@@ -157,7 +277,8 @@ class _Fold:
         kind: Literal["load", "cumulative"],
         bounds: tuple[float, float] | None,
         seed: int,
-    ) -> list[tuple[str, float, bool]]:
+    ) -> list[tuple[str, float, bool, float]]:
+        """Per threshold and method: relative error, covered, conformal score."""
         # Thresholds the held-out data does cross, above everything recent.
         recent = float(np.max(self.train_y[-level_window_steps(self.p) :]))
         top = float(np.max(self.test_y)) if self.test_y.size else recent
@@ -174,7 +295,7 @@ class _Fold:
             rng_for(seed, f"validate{self.cut}"),
             n_paths=_VALIDATION_PATHS,
         )
-        out: list[tuple[str, float, bool]] = []
+        out: list[tuple[str, float, bool, float]] = []
         pos_to_period = np.searchsorted(self.grid.report_starts, self.test_pos, side="right") - 1
         for frac in (0.3, 0.6, 0.9):
             thr = recent + frac * (top - recent)
@@ -186,7 +307,7 @@ class _Fold:
                 exp = min(pc.expected, cap)
                 err = abs(exp - actual) / (actual + 1.0)
                 covered = pc.earliest <= actual <= pc.latest
-                out.append((method, err, bool(covered)))
+                out.append((method, err, bool(covered), widening_score(pc, actual)))
         return out
 
 
