@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import crossing_periods, fit_series, rng_for, run_scenario, widen
+from forecasting.flat import flat_forecast
 from forecasting.prepare import future_index, prepare
 from forecasting.simulate import make_grid, quantiles
 from forecasting.types import (
@@ -58,7 +59,9 @@ def forecast_series(
         raise ValueError("at least one threshold is needed")
     if not scenarios:
         raise ValueError("at least one scenario is needed")
-    prep = prepare(history, as_of, kind)
+    prep = prepare(history, as_of, kind, allow_constant=True)
+    if prep.constant:
+        return flat_forecast(prep, thresholds, scenarios, horizon_days, kind, bounds, settings)
     validation: dict[str, float] = {}
     if settings is None:
         settings, validation = select_settings(prep, kind, bounds, seed)

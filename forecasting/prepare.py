@@ -35,6 +35,7 @@ class Prepared:
     per_day: bool  # grain finer than a day: report periods are days
     as_of: pd.Timestamp
     current: float  # latest report-period value (for "already exceeded")
+    constant: bool = False  # no variation at all: only growth scenarios can move it
 
 
 def to_utc(ts: datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -43,7 +44,11 @@ def to_utc(ts: datetime | pd.Timestamp | str) -> pd.Timestamp:
 
 
 def prepare(
-    history: pd.Series, as_of: datetime | pd.Timestamp, kind: Literal["load", "cumulative"]
+    history: pd.Series,
+    as_of: datetime | pd.Timestamp,
+    kind: Literal["load", "cumulative"],
+    *,
+    allow_constant: bool = False,
 ) -> Prepared:
     cutoff = to_utc(as_of)
     s = _clean(history)
@@ -91,7 +96,8 @@ def prepare(
     if len(s) < MIN_POINTS:
         raise InsufficientHistoryError(MIN_POINTS, len(s), f"points at the {grain} grain")
     y = s.to_numpy(dtype="float64")
-    if float(np.nanmax(y) - np.nanmin(y)) <= 1e-12 * max(1.0, abs(float(y[0]))):
+    constant = float(np.nanmax(y) - np.nanmin(y)) <= 1e-12 * max(1.0, abs(float(y[0])))
+    if constant and not allow_constant:
         raise ConstantSeriesError(float(y[0]))
     ds = pd.DatetimeIndex(s.index)
     if per_day:
@@ -99,7 +105,7 @@ def prepare(
         current = float(y[ds.floor("1D") == last_day].max())
     else:
         current = float(y[-1])
-    return Prepared(y, ds, step, grain, monthly, per_day, cutoff, current)
+    return Prepared(y, ds, step, grain, monthly, per_day, cutoff, current, constant)
 
 
 def future_index(p: Prepared, horizon_days: int) -> pd.DatetimeIndex:

@@ -227,3 +227,30 @@ def test_csv_mode_bad_input(capplan: Capplan, tmp_path: Path) -> None:
         "forecast", "--csv", str(good), "--threshold", "5", "--as-of", "2026-01-05", expect=2
     ).output
     assert "history" in short.lower()
+
+
+def test_csv_mode_constant_series_follows_the_growth_formula(
+    capplan: Capplan, tmp_path: Path
+) -> None:
+    days = pd.date_range("2026-01-01", periods=90, freq="D")
+    path = tmp_path / "flat.csv"
+    pd.DataFrame({"timestamp": days.strftime("%Y-%m-%d"), "value": 40.0}).to_csv(path, index=False)
+    payload = json.loads(
+        capplan(
+            "forecast",
+            "--csv",
+            str(path),
+            "--threshold",
+            "70",
+            "--as-of",
+            "2026-04-01",
+            "--format",
+            "json",
+        ).stdout
+    )
+    crossings = {c["scenario"]: c for c in payload["crossings"]}
+    assert crossings["organic"]["expected"] is None
+    years = math.log(70 / 40) / math.log(1.5)
+    want = date(2026, 4, 1) + timedelta(days=years * 365.25)
+    got = date.fromisoformat(crossings["moderate"]["expected"])
+    assert abs((got - want).days) <= 1

@@ -11,6 +11,7 @@ from forecasting.errors import (
     ConstantSeriesError,
     InsufficientHistoryError,
 )
+from forecasting.prepare import prepare
 from forecasting.types import DEFAULT_SCENARIOS, Threshold
 from tests.forecasting.helpers import AS_OF, daily
 
@@ -22,9 +23,11 @@ def test_short_history_says_what_is_needed() -> None:
         forecast_series(daily(np.linspace(30, 31, 5)), **ARGS)  # type: ignore[arg-type]
 
 
-def test_constant_series() -> None:
-    with pytest.raises(ConstantSeriesError):
-        forecast_series(daily(np.full(60, 40.0)), **ARGS)  # type: ignore[arg-type]
+def test_constant_series_is_reported_by_prepare_unless_allowed() -> None:
+    # The engine forecasts constant histories (see test_flat); the backtest's
+    # preparation still refuses them, since no crossing can be learned there.
+    with pytest.raises(ConstantSeriesError, match="constant"):
+        prepare(daily(np.full(60, 40.0)), pd.Timestamp("2026-06-01", tz="UTC"), "load")
 
 
 def test_all_missing() -> None:
