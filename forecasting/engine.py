@@ -124,17 +124,7 @@ def _crossing(
     horizon_end: date,
 ) -> Crossing:
     if current > th.value:
-        return Crossing(
-            sc.name,
-            th.level,
-            th.value,
-            th.duration_minutes,
-            as_of_day,
-            as_of_day,
-            as_of_day,
-            0,
-            True,
-        )
+        return Crossing.exceeded_now(sc.name, th.level, th.value, th.duration_minutes, as_of_day)
     pc = crossing_periods(sim, th.value, settings.crossing_method, settings.interval)  # type: ignore[arg-type]
     if sc.annual_growth is None:
         pc = widen(pc, settings.interval_widening)

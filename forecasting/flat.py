@@ -86,16 +86,8 @@ def _crossing(
     horizon_end: date,
 ) -> Crossing:
     if level > threshold.value:
-        return Crossing(
-            scenario.name,
-            threshold.level,
-            threshold.value,
-            threshold.duration_minutes,
-            as_of_day,
-            as_of_day,
-            as_of_day,
-            0,
-            True,
+        return Crossing.exceeded_now(
+            scenario.name, threshold.level, threshold.value, threshold.duration_minutes, as_of_day
         )
     days = _days_to_cross(level, threshold.value, growth)
     when = None if days is None else as_of_day + timedelta(days=days)

@@ -63,6 +63,13 @@ class Crossing:
     runway_days: int | None
     already_exceeded: bool
 
+    @classmethod
+    def exceeded_now(
+        cls, scenario: str, level: str, threshold: float, duration_minutes: int, today: date
+    ) -> Crossing:
+        """The threshold is already above at as-of: runway 0."""
+        return cls(scenario, level, threshold, duration_minutes, today, today, today, 0, True)
+
 
 @dataclass(frozen=True)
 class ForecastCurve:

@@ -24,18 +24,18 @@ def row(
 ) -> RunwayRow:
     expected = None if days is None else date(2026, 1, 1) + pd.Timedelta(days=days).to_pytimedelta()
     return RunwayRow(
-        service,
-        "cpu_percent",
-        "%",
-        level,
-        70.0,
-        10,
-        scenario,
-        expected,
-        expected,
-        expected,
-        days,
-        exceeded,
+        service=service,
+        metric="cpu_percent",
+        level=level,
+        threshold=70.0,
+        duration_minutes=10,
+        scenario=scenario,
+        expected=expected,
+        earliest=expected,
+        latest=expected,
+        runway_days=days,
+        already_exceeded=exceeded,
+        unit="%",
     )
 
 

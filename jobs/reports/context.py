@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from forecasting.growth import runbook_discrepancies
 from forecasting.rightsizing import Recommendation
+from forecasting.types import ForecastCurve
 from jobs.config import Config, dump_config
 from jobs.errors import CapplanError, NoDataError, format_problems
 from jobs.periods import ReportPeriod
@@ -27,7 +28,6 @@ from jobs.reports import sections
 from jobs.reports.model import (
     Accuracy,
     ChartSeries,
-    Curve,
     DrRow,
     Failure,
     PerformanceResults,
@@ -265,7 +265,7 @@ def _charts(fleet: FleetForecast, config: Config) -> tuple[ChartSeries, ...]:
         for curve in result.forecast.curves:
             keep = _thin(curve.dates, CHART_STEP_DAYS, CHART_FORECAST_DAYS + 1)
             curves.append(
-                Curve(
+                ForecastCurve(
                     curve.scenario,
                     tuple(curve.dates[i] for i in keep),
                     tuple(float(curve.median[i]) for i in keep),

@@ -14,6 +14,8 @@ from typing import Literal
 from forecasting.budget import Budget, Plan
 from forecasting.growth import Discrepancy
 from forecasting.rightsizing import Recommendation
+from forecasting.types import ForecastCurve
+from jobs.forecast_job import ForecastRow
 from jobs.periods import ReportPeriod
 
 Light = Literal["red", "amber", "green"]
@@ -32,19 +34,10 @@ def runway_light(runway_days: int | None, already_exceeded: bool = False) -> Lig
 
 
 @dataclass(frozen=True)
-class RunwayRow:
-    service: str
-    metric: str
-    unit: str
-    level: str
-    threshold: float
-    duration_minutes: int
-    scenario: str
-    expected: date | None
-    earliest: date | None
-    latest: date | None
-    runway_days: int | None
-    already_exceeded: bool
+class RunwayRow(ForecastRow):
+    """A runway-table row with the metric's unit, for display."""
+
+    unit: str = ""
 
     @property
     def light(self) -> Light:
@@ -71,15 +64,6 @@ class LightGrid:
 
 
 @dataclass(frozen=True)
-class Curve:
-    scenario: str
-    dates: tuple[date, ...]
-    median: tuple[float, ...]
-    lower: tuple[float, ...]
-    upper: tuple[float, ...]
-
-
-@dataclass(frozen=True)
 class ChartSeries:
     """What one forecast chart shows: history, forecast curves and threshold lines."""
 
@@ -89,7 +73,7 @@ class ChartSeries:
     duration_minutes: int
     history_dates: tuple[date, ...]
     history_values: tuple[float, ...]
-    curves: tuple[Curve, ...]
+    curves: tuple[ForecastCurve, ...]
     thresholds: tuple[tuple[str, float], ...]
     as_of: date
 
