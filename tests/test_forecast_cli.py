@@ -254,3 +254,20 @@ def test_csv_mode_constant_series_follows_the_growth_formula(
     want = date(2026, 4, 1) + timedelta(days=years * 365.25)
     got = date.fromisoformat(crossings["moderate"]["expected"])
     assert abs((got - want).days) <= 1
+
+
+def test_constant_stored_series_is_forecast_with_a_note(
+    capplan: Capplan, database_url: str, config: Config
+) -> None:
+    index = pd.date_range(AS_OF - pd.Timedelta(days=30), AS_OF, freq="5min", inclusive="left")
+    flat = pd.DataFrame(
+        {"timestamp": index, "service": "backend", "metric": "cpu_percent", "value": 40.0}
+    )
+    store(database_url, config, flat)
+    result = capplan("forecast", "--as-of", AS_OF.isoformat(), "--format", "json", "--workers", "1")
+    assert "note: backend/cpu_percent" in result.stderr and "constant (40)" in result.stderr
+    rows = {(r["level"], r["scenario"]): r for r in json.loads(result.stdout)["rows"]}
+    years = math.log(70 / 40) / math.log(1.5)
+    want = AS_OF.date() + timedelta(days=years * 365.25)
+    got = date.fromisoformat(rows[("warning", "moderate")]["expected"])
+    assert abs((got - want).days) <= 1

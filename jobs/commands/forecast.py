@@ -141,6 +141,12 @@ def forecast(
             f"{failure.error}",
             err=True,
         )
+    for result in fleet.series:
+        for note in result.forecast.notes:
+            click.echo(
+                f"note: {result.service}/{result.metric} ({result.duration_minutes} min): {note}",
+                err=True,
+            )
     if not fleet.series:
         raise JobFailedError(f"every series failed to forecast ({len(fleet.failures)} failures)")
     click.echo(
