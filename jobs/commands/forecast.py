@@ -141,10 +141,10 @@ def forecast(
             f"{failure.error}",
             err=True,
         )
-    for result in fleet.series:
-        for note in result.forecast.notes:
+    for series in fleet.series:
+        for note in series.forecast.notes:
             click.echo(
-                f"note: {result.service}/{result.metric} ({result.duration_minutes} min): {note}",
+                f"note: {series.service}/{series.metric} ({series.duration_minutes} min): {note}",
                 err=True,
             )
     if not fleet.series:
