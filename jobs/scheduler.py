@@ -377,6 +377,19 @@ JobRunner = Callable[[Engine, Config, datetime], Outcome]
 
 
 def run_ingest(engine: Engine, config: Config, until: datetime) -> Outcome:
+    """Pulls Prometheus (when configured), then drops raw samples past retention.
+
+    Retention applies whatever the source (CSV ingests too); rollups are kept.
+    """
+    from jobs.store.samples import prune_raw
+
+    status, outputs = _pull(engine, config, until)
+    cutoff = until - timedelta(days=config.storage.raw_retention_days)
+    outputs["pruned_raw_rows"] = prune_raw(engine, int(cutoff.timestamp()))
+    return status, outputs
+
+
+def _pull(engine: Engine, config: Config, until: datetime) -> Outcome:
     if config.sources.prometheus is None:
         return SKIPPED, {"reason": "no sources.prometheus configured"}
     from jobs.ingest import ingest_prometheus

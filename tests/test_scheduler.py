@@ -345,3 +345,38 @@ def test_schedule_lists_jobs_with_last_and_next_run(
     assert "2026-12-01 06:00" in lines["monthly"]
     assert "2026-11-15 00:15" in lines["ingest"]
     assert "never" not in output
+
+
+def test_scheduled_ingest_applies_raw_retention(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from jobs.config import runbook_config
+    from jobs.ingest import store_frame
+    from jobs.scheduler import run_ingest
+    from jobs.store import open_store
+    from jobs.store.rollups import read_rollups
+    from jobs.store.samples import read_samples
+    from jobs.store.series import list_series
+
+    config = runbook_config()
+    engine = open_store(f"sqlite:///{tmp_path / 'retention.db'}")
+    index = pd.date_range("2026-01-01", "2026-03-01", freq="1h", tz="UTC", inclusive="left")
+    frame = pd.DataFrame(
+        {
+            "timestamp": index,
+            "service": "backend",
+            "metric": "cpu_percent",
+            "value": np.full(len(index), 40.0),
+        }
+    )
+    store_frame(engine, config, frame)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    status, outputs = run_ingest(engine, config, now)
+    assert status == "skipped"  # no Prometheus source, yet retention still applies
+    (series,) = list_series(engine)
+    kept = read_samples(engine, series.id, 0, 2**40)
+    assert kept.index.min() >= pd.Timestamp(now) - pd.Timedelta(days=35)
+    assert outputs["pruned_raw_rows"] == len(frame) - len(kept) > 0
+    assert len(read_rollups(engine, series.id, "day", 0, 2**40)) == 59
+    engine.dispose()
