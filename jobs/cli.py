@@ -76,8 +76,9 @@ def config_group() -> None:
 @click.pass_obj
 def config_show(app: AppContext) -> None:
     """Print the effective configuration as YAML."""
+    config = app.config  # a bad file is reported before anything is printed
     click.echo(f"# source: {app.config_source}")
-    click.echo(dump_config(app.config), nl=False)
+    click.echo(dump_config(config), nl=False)
 
 
 @config_group.command("validate")

@@ -200,3 +200,11 @@ def test_moderate_growth_check_value() -> None:
     # round-half-up; this guards the configured inputs of that computation.
     config = runbook_config()
     assert math.isclose(config.baseline.users * (1 + config.scenarios["moderate"]) ** 2, 112.5)
+
+
+def test_config_show_of_a_missing_file_prints_only_the_error(
+    capplan: Capplan, tmp_path: Path
+) -> None:
+    result = capplan("config", "show", config=tmp_path / "missing.yaml", expect=2)
+    assert result.stdout == ""
+    assert "cannot read file" in result.stderr
