@@ -13,6 +13,11 @@ class CapplanError(Exception):
     exit_code = 1
 
 
+def error_text(exc: BaseException) -> str:
+    """How a failure is recorded: our own message as is, anything else with its type."""
+    return str(exc) if isinstance(exc, CapplanError) else f"{type(exc).__name__}: {exc}"
+
+
 def format_problems(problems: Sequence[str], limit: int = MAX_LISTED_PROBLEMS) -> str:
     lines = [f"  - {problem}" for problem in problems[:limit]]
     if len(problems) > limit:

@@ -53,7 +53,7 @@ from jobs.delivery import (
     publish_job,
     render_and_stage,
 )
-from jobs.errors import CapplanError
+from jobs.errors import CapplanError, error_text
 from jobs.periods import KINDS, Kind, ReportPeriod, check_kind, last_full_period, parse_period
 from jobs.store import (
     ledger,
@@ -450,10 +450,6 @@ class RunDueReport:
         return [o for o in self.outcomes if o.status == "failed"]
 
 
-def _error_text(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, CapplanError) else f"{type(exc).__name__}: {exc}"
-
-
 def _run_recorded(
     engine: Engine, config: Config, due: DueRun, runner: JobRunner, moment: datetime
 ) -> JobOutcome:
@@ -463,8 +459,8 @@ def _run_recorded(
     except Exception as exc:
         if not isinstance(exc, CapplanError):
             logger.error("%s failed", due.title, exc_info=True)
-        ledger.finish_run(engine, run_id, ledger.FAILED, error=_error_text(exc))
-        return JobOutcome(due.job, due.key, "failed", _error_text(exc))
+        ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc))
+        return JobOutcome(due.job, due.key, "failed", error_text(exc))
     ledger.finish_run(engine, run_id, status, outputs=outputs)
     if status == SKIPPED:
         return JobOutcome(due.job, due.key, "skipped", str(outputs.get("reason", "")))
@@ -495,14 +491,14 @@ def _run_report(
     except Exception as exc:
         if not isinstance(exc, CapplanError):
             logger.error("report %s %s failed", kind, period.label, exc_info=True)
-        outcomes.append(JobOutcome(f"report:{kind}", period.label, "failed", _error_text(exc)))
+        outcomes.append(JobOutcome(f"report:{kind}", period.label, "failed", error_text(exc)))
         return outcomes
     try:
         results = deliver(engine, config, bundle, env=env)
     except Exception as exc:
         if not isinstance(exc, CapplanError):
             logger.error("publish %s %s failed", kind, period.label, exc_info=True)
-        outcomes.append(JobOutcome(publish_job(kind), period.label, "failed", _error_text(exc)))
+        outcomes.append(JobOutcome(publish_job(kind), period.label, "failed", error_text(exc)))
         return outcomes
     outcomes.append(
         JobOutcome(publish_job(kind), period.label, "succeeded", "; ".join(format_results(results)))
