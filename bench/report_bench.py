@@ -173,22 +173,7 @@ def synthetic_fleet(engine: Any, config: Config, as_of: datetime) -> Any:
             results.append(
                 SeriesResult(series.key.service, metric, window, history, forecast, series.id)
             )
-            rows.extend(
-                ForecastRow(
-                    series.key.service,
-                    metric,
-                    c.level,
-                    c.threshold,
-                    c.duration_minutes,
-                    c.scenario,
-                    c.expected,
-                    c.earliest,
-                    c.latest,
-                    c.runway_days,
-                    c.already_exceeded,
-                )
-                for c in crossings
-            )
+            rows.extend(ForecastRow.of(series.key.service, metric, c) for c in crossings)
     return FleetForecast(as_of, None, tuple(rows), tuple(results), ())
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
 from forecasting.errors import ForecastInputError
-from forecasting.types import ModelSettings, Scenario, SeriesForecast, Threshold
+from forecasting.types import Crossing, ModelSettings, Scenario, SeriesForecast, Threshold
 from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.executors import run_all
@@ -48,6 +48,22 @@ class ForecastRow:
     latest: date | None
     runway_days: int | None
     already_exceeded: bool
+
+    @classmethod
+    def of(cls, service: str, metric: str, crossing: Crossing) -> ForecastRow:
+        return cls(
+            service,
+            metric,
+            crossing.level,
+            crossing.threshold,
+            crossing.duration_minutes,
+            crossing.scenario,
+            crossing.expected,
+            crossing.earliest,
+            crossing.latest,
+            crossing.runway_days,
+            crossing.already_exceeded,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def iso(value: date | None) -> str | None:
@@ -254,21 +270,7 @@ def forecast_fleet(
     results = tuple(o for o in outcomes if isinstance(o, SeriesResult))
     failures = tuple(o for o in outcomes if isinstance(o, SeriesFailure))
     rows = tuple(
-        ForecastRow(
-            r.service,
-            r.metric,
-            c.level,
-            c.threshold,
-            c.duration_minutes,
-            c.scenario,
-            c.expected,
-            c.earliest,
-            c.latest,
-            c.runway_days,
-            c.already_exceeded,
-        )
-        for r in results
-        for c in r.forecast.crossings
+        ForecastRow.of(r.service, r.metric, c) for r in results for c in r.forecast.crossings
     )
     fleet = FleetForecast(as_of, None, rows, results, failures)
     if store and results:

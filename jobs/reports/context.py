@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,18 +205,8 @@ def _runway_rows(
 ) -> tuple[RunwayRow, ...]:
     rows = [
         RunwayRow(
-            service=r.service,
-            metric=r.metric,
+            **{f.name: getattr(r, f.name) for f in fields(r)},
             unit=config.metrics[r.metric].unit if r.metric in config.metrics else "",
-            level=r.level,
-            threshold=float(r.threshold),
-            duration_minutes=r.duration_minutes,
-            scenario=r.scenario,
-            expected=r.expected,
-            earliest=r.earliest,
-            latest=r.latest,
-            runway_days=r.runway_days,
-            already_exceeded=r.already_exceeded,
         )
         for r in fleet.rows
     ]
