@@ -16,6 +16,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forecasting.backtest import backtest_series, summarize, to_frame
+from forecasting.prepare import prepare
 
 DEFAULT_DIR = Path("/work/shared/data/real")
 
@@ -69,6 +70,32 @@ def synthetic(n: int, seed: int = 7) -> list[tuple[str, pd.Series, tuple[float, 
     return out
 
 
+def with_width(
+    summary: pd.DataFrame, part: pd.DataFrame, ends: dict[str, pd.Timestamp]
+) -> pd.DataFrame:
+    """Add capplan's median earliest-latest width in days (an open latest counts
+    up to the backtest's horizon end, as the backtest does for a missing date)
+    and its median relative to the lead time."""
+    own = part[part["method"] == "capplan"]
+    cutoff = pd.to_datetime(own["cutoff"])
+    last = pd.to_datetime(own["series"].map(lambda n: ends[str(n)].tz_localize(None).normalize()))
+    span = np.maximum(1, np.ceil((last - cutoff) / pd.Timedelta(days=1)))
+    horizon_end = cutoff + pd.to_timedelta(np.maximum(7, 3 * span), unit="D")
+    lo = pd.to_datetime(own["earliest"]).fillna(horizon_end)
+    hi = pd.to_datetime(own["latest"]).fillna(horizon_end)
+    widths = np.maximum(0, (hi - lo) / pd.Timedelta(days=1))
+    w = np.asarray(widths, dtype="float64")
+    out = summary.copy()
+    out["median_width_days"] = np.nan
+    out["median_rel_width"] = np.nan
+    if w.size:
+        out.loc["capplan", "median_width_days"] = float(np.median(w))
+        out.loc["capplan", "median_rel_width"] = float(
+            np.median(w / own["lead_days"].to_numpy(dtype="float64"))
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=DEFAULT_DIR)
@@ -82,11 +109,13 @@ def main() -> None:
     real_names = {name for name, _, _ in series}
     series.extend(synthetic(args.synthetic))
     rows = []
+    ends: dict[str, pd.Timestamp] = {}
     for name, s, bounds in series:
         if args.only and args.only not in name:
             continue
         r = backtest_series(s, name=name, bounds=bounds)
         rows.extend(r)
+        ends[name] = prepare(s, s.index.max() + pd.Timedelta(seconds=1), "load").ds[-1]
         if r:
             df1 = to_frame(r)
             med = df1.groupby("method")["rel_error"].median().round(3).to_dict()
@@ -101,7 +130,7 @@ def main() -> None:
     ):
         if len(part):
             print(f"\n== {label} ==")
-            print(summarize(part).round(3).to_string())
+            print(with_width(summarize(part), part, ends).round(3).to_string())
 
 
 if __name__ == "__main__":

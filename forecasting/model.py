@@ -186,6 +186,24 @@ def _optimize(
         params["delta"] = np.zeros(params["delta"].shape).reshape((-1, 1))
 
 
+def _shift(z: np.ndarray, settings: ModelSettings) -> float:
+    """Offset removed from ``z`` before fitting (added back to the trend).
+
+    Prophet scales the data by its largest absolute value, so its priors on
+    trend changes and seasonal amplitudes are relative to the distance from
+    zero: a series varying over a narrow band far from zero (CO2 in ppm, a
+    log-transformed count) gets a much looser trend prior than the same
+    shape near zero, and its forecast follows the last wiggles. Fitting the
+    additive model to ``z - min(z)`` makes the priors relative to the data's
+    range instead, whatever the units or transform; the model is otherwise
+    the same. A multiplicative model is not shifted: there the seasonal
+    terms are proportional to the trend's distance from zero.
+    """
+    if not settings.range_scaled or settings.seasonality_mode != "additive" or not len(z):
+        return 0.0
+    return float(np.min(z))
+
+
 def _fourier(days: np.ndarray, period: float, order: int) -> np.ndarray:
     """Prophet's Fourier features (sin, cos of each order) at ``days`` since the epoch."""
     x = 2.0 * np.pi * days / float(period)
@@ -274,13 +292,15 @@ def fit(
         m.add_seasonality(name=name, period=period, fourier_order=order)
     naive_ds = ds.tz_localize(None) if ds.tz is not None else ds
     naive_fut = future_ds.tz_localize(None) if future_ds.tz is not None else future_ds
-    hist = pd.DataFrame({"ds": naive_ds, "y": z})
+    shift = _shift(z, settings)
+    hist = pd.DataFrame({"ds": naive_ds, "y": z - shift})
     with warnings.catch_warnings():
         # Prophet itself triggers pandas deprecation warnings; ours are fixed.
         warnings.filterwarnings("ignore", module=r"prophet(\.|$)")
         _optimize(m, hist, start, QUICK_TOLERANCE if quick else None)
     n = len(z)
     trend, add, mult = components(m, pd.DatetimeIndex(naive_ds.append(naive_fut)))
+    trend = trend + shift
     fitted = trend[:n] * (1.0 + mult[:n]) + add[:n]
     deltas = np.asarray(m.params["delta"], dtype="float64").ravel()
     t_scale = float(m.t_scale.total_seconds()) if m.t_scale is not None else 1.0

@@ -15,6 +15,7 @@ from forecasting.types import Transform
 
 # Steps simulated at once; bounds memory for hourly grains over long horizons.
 _CHUNK = 4096
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,11 @@ def _chunks(starts: np.ndarray, n_steps: int) -> list[tuple[int, int]]:
 def quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     """``np.quantile(x, qs, axis=0)`` (linear interpolation), via one sort in
     single precision: several times faster than numpy's partition along the
-    strided axis, and 7 significant digits are plenty for a forecast."""
-    s = np.sort(np.asarray(x, dtype="float32"), axis=0)
+    strided axis, and 7 significant digits are plenty for a forecast. Values
+    beyond single precision's range (a log-transformed path that explodes) are
+    held at its largest value rather than cast to infinity, whose differences
+    would make the interpolation NaN."""
+    s = np.sort(np.clip(x, -_F32_MAX, _F32_MAX).astype("float32"), axis=0)
     n = s.shape[0]
     out = np.empty((len(qs), *s.shape[1:]), dtype="float64")
     for i, q in enumerate(qs):

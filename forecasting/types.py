@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from forecasting.errors import SettingsVersionError
 
-SETTINGS_VERSION = 3
+SETTINGS_VERSION = 4
 
 SeasonalityMode = Literal["additive", "multiplicative"]
 Transform = Literal["none", "log", "logit"]
@@ -112,6 +112,10 @@ class ModelSettings:
     # Conformal widening of the organic crossing interval in log lead time:
     # the factor that held-out crossings needed to fall inside it (1 = none).
     interval_widening: float = 1.0
+    # Additive models are fitted to the data minus its minimum, so Prophet's
+    # priors are relative to the data's range (version 4). Settings stored by
+    # older versions load with False and refit the model they were chosen for.
+    range_scaled: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -128,6 +132,8 @@ class ModelSettings:
             )
         if version == 1:
             raw = _migrate_v1(raw)
+        if version < 4:
+            raw.setdefault("range_scaled", False)
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in raw.items() if k in known}
         if "interval" in kwargs:

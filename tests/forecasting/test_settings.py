@@ -28,3 +28,12 @@ def test_old_serialised_form_still_loads() -> None:
 def test_newer_version_is_refused() -> None:
     with pytest.raises(SettingsVersionError):
         ModelSettings.from_dict({"version": SETTINGS_VERSION + 1})
+
+
+def test_settings_before_range_scaling_keep_their_fit() -> None:
+    old = ModelSettings().to_dict()
+    old["version"] = 3
+    del old["range_scaled"]
+    assert ModelSettings.from_dict(old).range_scaled is False
+    assert ModelSettings.from_dict(json.loads(FIXTURE.read_text())).range_scaled is False
+    assert ModelSettings().range_scaled is True
