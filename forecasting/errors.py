@@ -57,3 +57,7 @@ class IrregularSeriesError(ForecastInputError):
 
 class SettingsVersionError(ForecastInputError):
     """Serialised model settings come from an unknown (newer) version."""
+
+
+class ModelFitError(ForecastInputError):
+    """The optimiser could not fit the model to this history with any method."""

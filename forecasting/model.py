@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasting.errors import ModelFitError
 from forecasting.types import ModelSettings
 
 # Prophet logs an error at import when plotly is missing and cmdstanpy logs
@@ -164,14 +165,7 @@ def _optimize(
             paths.append(path)
             with os.fdopen(fd, "w") as fh:
                 fh.write(json.dumps(payload, default=_jsonable))
-        args: dict[str, Any] = dict(
-            data=paths[0], inits=paths[1], algorithm="LBFGS", iter=10_000, **(tolerance or {})
-        )
-        try:
-            backend.stan_fit = backend.model.optimize(**args)
-        except RuntimeError:
-            args["algorithm"] = "Newton"
-            backend.stan_fit = backend.model.optimize(**args)
+        backend.stan_fit = _optimize_with_fallbacks(backend.model, paths[0], paths[1], tolerance)
     finally:
         for path in paths:
             os.remove(path)
@@ -184,6 +178,30 @@ def _optimize(
     if m.changepoints is None or len(m.changepoints) == 0:
         params["k"] = params["k"] + params["delta"].reshape(-1)
         params["delta"] = np.zeros(params["delta"].shape).reshape((-1, 1))
+
+
+def _optimize_with_fallbacks(
+    model: Any, data: str, inits: str, tolerance: dict[str, float] | None
+) -> Any:
+    """L-BFGS (quick tolerance if asked), then default L-BFGS, then Newton.
+
+    Near-perfect series (no noise at all) can make L-BFGS's line search fail;
+    Newton has no L-BFGS tolerances, so it is tried bare.
+    """
+    attempts: list[dict[str, Any]] = [{"algorithm": "LBFGS", "iter": 10_000, **(tolerance or {})}]
+    if tolerance:
+        attempts.append({"algorithm": "LBFGS", "iter": 10_000})
+    attempts.append({"algorithm": "Newton", "iter": 10_000})
+    failure: RuntimeError | None = None
+    for options in attempts:
+        try:
+            return model.optimize(data=data, inits=inits, **options)
+        except RuntimeError as exc:
+            failure = exc
+    raise ModelFitError(
+        "the model could not be fitted to this history (the optimiser failed with every "
+        "method); check for a degenerate series"
+    ) from failure
 
 
 def _shift(z: np.ndarray, settings: ModelSettings) -> float:
