@@ -53,13 +53,15 @@ def forecast_csv(
 ) -> dict[str, Any]:
     series = aggregate(read_series_csv(path, timestamp_column, value_column), how)
     instant = as_of or _default_as_of(series)
+    # The physical range is judged on the history alone: later rows must not leak in.
+    history = series[series.index < pd.Timestamp(instant)]
     result = forecast_series(
         series,
         thresholds=[Threshold("threshold", threshold, 0)],
         scenarios=all_scenarios(config),
         as_of=instant,
         horizon_days=horizon_days,
-        bounds=_bounds(series, threshold, upper_bound),
+        bounds=_bounds(history if len(history) else series, threshold, upper_bound),
         seed=config.forecast.seed,
     )
 

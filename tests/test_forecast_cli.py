@@ -271,3 +271,42 @@ def test_constant_stored_series_is_forecast_with_a_note(
     want = AS_OF.date() + timedelta(days=years * 365.25)
     got = date.fromisoformat(rows[("warning", "moderate")]["expected"])
     assert abs((got - want).days) <= 1
+
+
+def test_csv_mode_judges_the_range_on_history_only(
+    capplan: Capplan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before as-of the series stays within 0..100; afterwards it leaves that range.
+    # Only the history may decide that this is a bounded percentage.
+    from forecasting.engine import forecast_series as real
+
+    seen: list[object] = []
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs["bounds"])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("jobs.adhoc.forecast_series", recording)
+    days = pd.date_range("2026-01-01", periods=200, freq="D")
+    rng = np.random.default_rng(2)
+    values = np.concatenate([np.linspace(50, 90, 100), np.linspace(90, 200, 100)])
+    path = tmp_path / "leaves.csv"
+    pd.DataFrame(
+        {"timestamp": days.strftime("%Y-%m-%d"), "value": values + rng.normal(0, 0.5, 200)}
+    ).to_csv(path, index=False)
+    capplan("forecast", "--csv", str(path), "--threshold", "95", "--as-of", "2026-04-11")
+    assert seen == [(0.0, 100.0)]
+
+
+def test_csv_mode_noise_free_line_is_forecast(capplan: Capplan, tmp_path: Path) -> None:
+    # A perfectly straight history makes L-BFGS's line search fail in some fits;
+    # the fit falls back to other methods instead of crashing.
+    days = pd.date_range("2026-01-01", periods=100, freq="D")
+    path = tmp_path / "line.csv"
+    pd.DataFrame(
+        {"timestamp": days.strftime("%Y-%m-%d"), "value": np.linspace(50, 90, 100)}
+    ).to_csv(path, index=False)
+    out = capplan("forecast", "--csv", str(path), "--threshold", "95", "--format", "json").stdout
+    organic = json.loads(out)["crossings"][0]
+    assert organic["scenario"] == "organic"
+    assert organic["expected"] is not None
