@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 from forecasting.errors import ForecastInputError
 from forecasting.types import Crossing, ModelSettings, Scenario, SeriesForecast, Threshold
 from jobs.config import Config
-from jobs.errors import NoDataError
+from jobs.errors import NoDataError, error_text
 from jobs.executors import run_all
 from jobs.store.rollups import read_peaks
 from jobs.store.series import SeriesInfo, list_series
@@ -148,8 +148,10 @@ def run_task(task: ForecastTask) -> SeriesResult | SeriesFailure:
             seed=task.seed,
             settings=task.settings,
         )
-    except (ForecastInputError, ValueError, ArithmeticError) as exc:
+    except ForecastInputError as exc:
         return SeriesFailure(task.service, task.metric, task.duration_minutes, str(exc))
+    except Exception as exc:  # one series' bug must not stop the fleet's forecast
+        return SeriesFailure(task.service, task.metric, task.duration_minutes, error_text(exc))
     return SeriesResult(
         task.service, task.metric, task.duration_minutes, task.history, forecast, task.series_id
     )

@@ -310,3 +310,30 @@ def test_csv_mode_noise_free_line_is_forecast(capplan: Capplan, tmp_path: Path) 
     organic = json.loads(out)["crossings"][0]
     assert organic["scenario"] == "organic"
     assert organic["expected"] is not None
+
+
+def test_an_unexpected_error_in_one_series_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jobs.forecast_job import ForecastTask, SeriesFailure, run_task
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("optimiser exploded")
+
+    monkeypatch.setattr("forecasting.engine.forecast_series", broken)
+    task = ForecastTask(
+        series_id=1,
+        service="backend",
+        metric="cpu_percent",
+        duration_minutes=10,
+        history=pd.Series(dtype="float64"),
+        thresholds=(),
+        scenarios=(),
+        as_of=AS_OF,
+        horizon_days=10,
+        kind="load",
+        bounds=(0.0, 100.0),
+        seed=0,
+        settings=None,
+    )
+    outcome = run_task(task)
+    assert isinstance(outcome, SeriesFailure)
+    assert outcome.error == "RuntimeError: optimiser exploded"
