@@ -42,6 +42,13 @@ _SLOPE_SCALES = (1.0, 2.0, 4.0, 8.0)
 _NOISE_SCALES = (1.0, 1.25, 1.5)
 _CPS_STAGE2 = (0.01, 0.5)
 _VALIDATION_PATHS = 200
+# Held-out crossing thresholds, as fractions of the way from the recent peak
+# to the held-out peak: several per window, read from the same simulation.
+_CROSSING_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# Held-out crossings of one window are read off one realisation of the data
+# and so are strongly correlated; the conformal rank counts this many
+# independent crossings per window.
+_CROSSINGS_PER_WINDOW = 3
 
 
 def default_settings(kind: str) -> ModelSettings:
@@ -110,11 +117,19 @@ def select_settings(
     # held-out period peaks as the nominal interval says (interval score).
     best = _calibrate(best, folds, fits, bounds, seed)
 
-    # Crossing method, from held-out crossings of the calibrated simulation.
+    # Crossing method, from held-out crossings of the calibrated simulation;
+    # the widening from crossings over all the held-out data each fold's
+    # simulation spans, whose lead times are closer to a forecast's.
     stats: dict[str, list[tuple[float, bool, float]]] = {}
+    long: dict[str, list[float]] = {}
+    windows = 0
     for fold, fit in zip(folds, fits, strict=True):
-        for name, err, covered, score in fold.crossings(fit, best, kind, bounds, seed):
+        in_window, spanned = fold.crossings(fit, best, kind, bounds, seed)
+        for name, err, covered, score in in_window:
             stats.setdefault(name, []).append((err, covered, score))
+        for name, _, _, score in spanned:
+            long.setdefault(name, []).append(score)
+        windows += bool(spanned)
     out = {
         "cutoffs": float(len(cuts)),
         "holdout_periods": float(h),
@@ -123,24 +138,30 @@ def select_settings(
         "trend_uncertainty_scale": best.trend_uncertainty_scale,
         "slope_uncertainty_scale": best.slope_uncertainty_scale,
     }
-    if not stats:
+    if not stats or not long:
         # No held-out crossing to measure the interval against: widest.
         out["interval_widening"] = MAX_WIDENING
         return replace(best, interval_widening=MAX_WIDENING, validated=True), out
     fp_err = float(np.median([e for e, _, _ in stats["first_passage"]]))
     mean_err = float(np.median([e for e, _, _ in stats["mean"]]))
     method: CrossingMethod = "mean" if mean_err < fp_err else "first_passage"
-    # Conformal widening: the ceil((n + 1) * nominal)-th smallest of the n
-    # held-out scores would cover a new, exchangeable crossing with at least
-    # the nominal probability. Too few events for that quantile: the cap.
-    scores = np.sort([sc for _, _, sc in stats[method]])
-    n_ev = len(scores)
+    # Conformal widening: the ceil((n + 1) * nominal)-th smallest of n
+    # exchangeable held-out scores would cover a new crossing with at least
+    # the nominal probability. The crossings of one window are correlated, so
+    # n counts a few per window and the rank becomes a quantile of all the
+    # window's scores. Too few for that quantile: the cap.
+    scores = np.asarray(long[method])
+    n_ev = windows * _CROSSINGS_PER_WINDOW
     nominal = best.interval[1] - best.interval[0]
     k = int(np.ceil((n_ev + 1) * nominal))
-    widening = float(min(MAX_WIDENING, scores[k - 1])) if k <= n_ev else MAX_WIDENING
+    widening = (
+        float(min(MAX_WIDENING, np.quantile(scores, k / n_ev, method="higher")))
+        if k <= n_ev
+        else MAX_WIDENING
+    )
     out.update(
         {
-            "crossing_events": float(n_ev),
+            "crossing_events": float(len(scores)),
             "crossing_median_rel_error": min(fp_err, mean_err),
             "interval_coverage": float(np.mean([c for _, c, _ in stats[method]])),
             "interval_widening": widening,
@@ -188,6 +209,9 @@ def _calibrate(
     return replace(s, noise_scale=c, trend_uncertainty_scale=a, slope_uncertainty_scale=b)
 
 
+_Event = tuple[str, float, bool, float]
+
+
 class _Fold:
     def __init__(self, p: Prepared, cut: int, h: int) -> None:
         self.p = p
@@ -211,6 +235,15 @@ class _Fold:
         keep[keep] = self.future[pos[keep]] == p.ds[cut : cut + h][keep]
         self.test_pos = pos[keep]
         self.test_y = test_y[keep]
+        # Crossings are read over the whole simulated window: an older fold
+        # has held-out data beyond its first h periods, and lead times up to
+        # 2h are closer to those of the forecasts the interval is for.
+        later = p.ds[cut : cut + n_future]
+        cpos = np.searchsorted(self.future, later)
+        ckeep = cpos < len(self.future)
+        ckeep[ckeep] = self.future[cpos[ckeep]] == later[ckeep]
+        self.cross_pos = cpos[ckeep]
+        self.cross_y = p.y[cut : cut + n_future][ckeep]
         self.grid = make_grid(self.future, self.future[0], p.per_day)
         # Held-out report periods observed in full, and their actual peaks.
         starts = self.grid.report_starts
@@ -277,13 +310,14 @@ class _Fold:
         kind: Literal["load", "cumulative"],
         bounds: tuple[float, float] | None,
         seed: int,
-    ) -> list[tuple[str, float, bool, float]]:
-        """Per threshold and method: relative error, covered, conformal score."""
+    ) -> tuple[list[_Event], list[_Event]]:
+        """Held-out crossings (method, relative error, covered, conformal score)
+        within the held-out window, and within all data the simulation spans
+        (longer lead times, for the interval widening)."""
         # Thresholds the held-out data does cross, above everything recent.
         recent = float(np.max(self.train_y[-level_window_steps(self.p) :]))
-        top = float(np.max(self.test_y)) if self.test_y.size else recent
-        if self.test_y.size == 0 or top <= recent:
-            return []
+        if self.cross_y.size == 0 or float(np.max(self.cross_y)) <= recent:
+            return [], []
         sim = run_scenario(
             fit,
             self.grid,
@@ -295,20 +329,29 @@ class _Fold:
             rng_for(seed, f"validate{self.cut}"),
             n_paths=_VALIDATION_PATHS,
         )
-        out: list[tuple[str, float, bool, float]] = []
-        pos_to_period = np.searchsorted(self.grid.report_starts, self.test_pos, side="right") - 1
-        for frac in (0.3, 0.6, 0.9):
-            thr = recent + frac * (top - recent)
-            hit = np.flatnonzero(self.test_y > thr)
-            actual = float(pos_to_period[hit[0]])
-            for method in ("first_passage", "mean"):
-                pc = crossing_periods(sim, thr, method, s.interval)
-                cap = float(len(self.grid.report_starts))
-                exp = min(pc.expected, cap)
-                err = abs(exp - actual) / (actual + 1.0)
-                covered = pc.earliest <= actual <= pc.latest
-                out.append((method, err, bool(covered), widening_score(pc, actual)))
-        return out
+        cap = float(len(self.grid.report_starts))
+
+        def events(pos: np.ndarray, y: np.ndarray) -> list[_Event]:
+            top = float(np.max(y)) if y.size else recent
+            if top <= recent:
+                return []
+            period = np.searchsorted(self.grid.report_starts, pos, side="right") - 1
+            out: list[_Event] = []
+            for frac in _CROSSING_FRACTIONS:
+                thr = recent + frac * (top - recent)
+                actual = float(period[np.flatnonzero(y > thr)[0]])
+                for method in ("first_passage", "mean"):
+                    pc = crossing_periods(sim, thr, method, s.interval)
+                    exp = min(pc.expected, cap)
+                    err = abs(exp - actual) / (actual + 1.0)
+                    covered = pc.earliest <= actual <= pc.latest
+                    out.append((method, err, bool(covered), widening_score(pc, actual)))
+            return out
+
+        in_window = events(self.test_pos, self.test_y)
+        if len(self.cross_y) == len(self.test_y):
+            return in_window, in_window
+        return in_window, events(self.cross_pos, self.cross_y)
 
 
 def _score(

@@ -11,8 +11,10 @@ import pandas as pd
 from forecasting.core import MAX_WIDENING, PeriodCrossing, widen, widening_score
 from forecasting.engine import forecast_series
 from forecasting.model import Prophet, _optimize, _Prophet, components
+from forecasting.prepare import prepare
 from forecasting.simulate import quantiles
 from forecasting.types import ModelSettings, Scenario, Threshold
+from forecasting.validation import _CROSSING_FRACTIONS, _cutoffs, _Fold
 from tests.forecasting.helpers import AS_OF, daily
 
 
@@ -112,3 +114,23 @@ def test_version_2_settings_load_with_calibration_defaults() -> None:
     assert s.changepoint_prior_scale == 0.5 and s.trend_uncertainty_scale == 10.0
     assert s.slope_uncertainty_scale == 1.0 and s.interval_widening == 1.0
     assert ModelSettings.from_dict(s.to_dict()) == s
+
+
+def test_older_fold_reads_crossings_past_its_holdout_window() -> None:
+    """Several thresholds per held-out window from one simulation; the older
+    fold's widening evidence uses all data its simulation spans (lead times
+    up to twice the held-out window), the most recent fold's only its own."""
+    t = np.arange(240)
+    p = prepare(daily(30 + 0.1 * t + 2 * np.sin(t / 5)), AS_OF, "load")
+    h, cuts = _cutoffs(len(p.y))
+    s = ModelSettings()
+    recent_fold, older_fold = (_Fold(p, c, h) for c in cuts)
+    assert len(older_fold.test_y) == h and len(older_fold.cross_y) == 2 * h
+    assert len(recent_fold.cross_y) == len(recent_fold.test_y) == h
+    for fold in (recent_fold, older_fold):
+        in_window, spanned = fold.crossings(fold.fit(s, (0.0, 100.0)), s, "load", (0.0, 100.0), 0)
+        assert len(in_window) == len(spanned) == 2 * len(_CROSSING_FRACTIONS)
+        if fold is recent_fold:
+            assert spanned == in_window
+        else:
+            assert spanned != in_window
