@@ -179,7 +179,6 @@ def synthetic_fleet(engine: Any, config: Config, as_of: datetime) -> Any:
 
 def measure(url: str, services: int, out: Path) -> dict[str, float]:
     from jobs.periods import parse_period
-    from jobs.reports import report_filename
     from jobs.reports.context import build_context
     from jobs.reports.render import RenderTimings, render_pdf
     from jobs.store import open_store
@@ -195,7 +194,7 @@ def measure(url: str, services: int, out: Path) -> dict[str, float]:
     timings = RenderTimings()
     pdf = render_pdf(context, timings=timings)
     total = time.perf_counter() - started
-    (out / report_filename(period)).write_bytes(pdf)
+    (out / period.pdf_filename).write_bytes(pdf)
     return {
         "total": total,
         "read": read,

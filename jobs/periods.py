@@ -34,6 +34,11 @@ class ReportPeriod:
     def as_of(self) -> datetime:
         return self.end
 
+    @property
+    def pdf_filename(self) -> str:
+        """The report's file name, also the last part of its object key."""
+        return f"capacity-{self.kind}-{self.label}.pdf"
+
     def previous(self) -> ReportPeriod:
         return period_containing(self.kind, _minus_one_second(self.start))
 

@@ -67,10 +67,6 @@ def _parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def pdf_name(period: ReportPeriod) -> str:
-    return f"capacity-{period.kind}-{period.label}.pdf"
-
-
 def period_prefix(period: ReportPeriod) -> str:
     return f"{period.kind}/{period.label}"
 
@@ -99,7 +95,7 @@ class ReportBundle:
         }
 
     def _files(self) -> list[tuple[str, bytes, str]]:
-        return [(pdf_name(self.period), self.pdf, PDF_CONTENT_TYPE), *self.extras]
+        return [(self.period.pdf_filename, self.pdf, PDF_CONTENT_TYPE), *self.extras]
 
     def manifest(self) -> bytes:
         document: dict[str, Any] = {
@@ -244,6 +240,6 @@ def load_bundle(config: Config, period: ReportPeriod) -> ReportBundle | None:
             f"{manifest_path}: cannot read the staged report ({type(exc).__name__}: {exc}); "
             f"render it again (capplan report {period.kind} --period {period.label})"
         ) from exc
-    if stored != period or files[0][0] != pdf_name(period):
+    if stored != period or files[0][0] != period.pdf_filename:
         raise DeliveryError(f"{manifest_path} describes {stored.kind} {stored.label}, not this")
     return bundle

@@ -26,7 +26,6 @@ __all__ = [
     "RenderedReport",
     "build_report",
     "render_report",
-    "report_filename",
     "write_latest_reports",
     "write_report",
 ]
@@ -40,10 +39,6 @@ class RenderedReport:
     summary_text: str
     summary_html: str
     extras: tuple[tuple[str, bytes, str], ...] = ()
-
-
-def report_filename(period: ReportPeriod) -> str:
-    return f"capacity-{period.kind}-{period.label}.pdf"
 
 
 def build_report(
@@ -77,7 +72,7 @@ def render_report(context: ReportContext) -> RenderedReport:
     return RenderedReport(
         period=context.period,
         pdf=render_pdf(context),
-        filename=report_filename(context.period),
+        filename=context.period.pdf_filename,
         summary_text=summary_text(context),
         summary_html=summary_html(context),
         extras=context.attachments,
