@@ -37,6 +37,7 @@ from jobs.periods import ReportPeriod, parse_period, periods_between
 from jobs.publishers import PublisherConfigError, PublishError
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
+from tests.publish_support import publish_section
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -75,32 +76,7 @@ def make_config(
     **email: Any,
 ) -> Config:
     raw = yaml.safe_load(runbook_config_text())
-    publish: dict[str, Any] = {"targets": ["local"], "local": {"directory": str(tmp_path / "out")}}
-    if s3 is not None:
-        publish["targets"].append("s3")
-        publish["s3"] = {
-            "endpoint_url": s3.endpoint_url,
-            "region": s3.region,
-            "bucket": s3.bucket,
-            "prefix": prefix or f"t-{uuid.uuid4().hex[:10]}",
-            "max_attempts": 2,
-            "connect_timeout_seconds": 1,
-            "read_timeout_seconds": 10,
-        }
-    if smtp is not None:
-        publish["targets"].append("email")
-        publish["email"] = {
-            "host": smtp.host,
-            "port": smtp.port,
-            "security": "plain",
-            "from_address": "capplan@example.org",
-            "recipients": {"monthly": ["ops@example.org"], "annual": ["finance@example.org"]},
-            "timeout_seconds": 5,
-            "max_attempts": 2,
-            "retry_wait_seconds": 0.01,
-            **email,
-        }
-    raw["publish"] = publish
+    raw["publish"] = publish_section(tmp_path, s3=s3, smtp=smtp, prefix=prefix, **email)
     return parse_config(raw, "test")
 
 

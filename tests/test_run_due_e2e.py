@@ -30,6 +30,7 @@ from jobs.periods import ReportPeriod
 from jobs.sources.sample import sample_history
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
+from tests.publish_support import publish_section
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -43,30 +44,13 @@ def write_config(
 ) -> tuple[Path, Config]:
     raw: dict[str, Any] = yaml.safe_load(runbook_config_text())
     raw["services"] = {name: raw["services"][name] for name in SERVICES}
-    publish: dict[str, Any] = {"targets": ["local"], "local": {"directory": str(tmp_path / "out")}}
-    if s3 is not None:
-        publish["targets"].append("s3")
-        publish["s3"] = {
-            "endpoint_url": s3.endpoint_url,
-            "region": s3.region,
-            "bucket": s3.bucket,
-            "prefix": f"e2e-{uuid.uuid4().hex[:10]}",
-            "max_attempts": 2,
-            "connect_timeout_seconds": 1,
-        }
-    if smtp is not None:
-        publish["targets"].append("email")
-        publish["email"] = {
-            "host": smtp.host,
-            "port": smtp.port,
-            "security": "plain",
-            "from_address": "capplan@example.org",
-            "recipients": {"monthly": ["infra-leads@example.org"]},
-            "timeout_seconds": 5,
-            "max_attempts": 2,
-            "retry_wait_seconds": 0.01,
-        }
-    raw["publish"] = publish
+    raw["publish"] = publish_section(
+        tmp_path,
+        s3=s3,
+        smtp=smtp,
+        prefix=f"e2e-{uuid.uuid4().hex[:10]}",
+        recipients={"monthly": ["infra-leads@example.org"]},
+    )
     config = parse_config(raw, "e2e")
     path = tmp_path / "capplan.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
