@@ -5,7 +5,9 @@ Every rendered report is staged in ``publish.local.directory`` first
 Delivery runs the configured targets (``jobs.publisher_setup``) in a fixed
 order, local, then s3, then email, and stops at the first failure. Storage
 targets are idempotent (the same bytes are reported as unchanged). Email is
-sent once per (kind, period) (``jobs.email_once``).
+sent once per (kind, period) (``jobs.email_once``); a send whose acceptance
+the server never confirmed is recorded as unconfirmed and left to the
+operator (``--resend``).
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ from sqlalchemy import Engine
 
 from jobs.config import Config
 from jobs.email_once import (
-    STALE_EMAIL_CLAIM_SECONDS,
+    UNCONFIRMED,
     EmailRecord,
     email_claim,
     email_record,
-    holder_id,
-    record_sent,
+    email_records,
 )
 from jobs.errors import error_text
+from jobs.leases import DEFAULT_LEASE_TTL_SECONDS, holder_id
 from jobs.periods import ReportPeriod
 from jobs.publisher_setup import Publishers, aws_session, make_publishers
-from jobs.publishers import PublishResult
+from jobs.publishers import EmailUnconfirmedError, PublishResult
 from jobs.staging import (
     MANIFEST_CONTENT_TYPE,
     MANIFEST_NAME,
@@ -50,7 +52,7 @@ from jobs.store import ledger
 __all__ = [
     "MANIFEST_CONTENT_TYPE",
     "MANIFEST_NAME",
-    "STALE_EMAIL_CLAIM_SECONDS",
+    "UNCONFIRMED",
     "DeliveryError",
     "EmailRecord",
     "Publishers",
@@ -64,6 +66,7 @@ __all__ = [
     "default_report_builder",
     "deliver",
     "email_record",
+    "email_records",
     "format_results",
     "holder_id",
     "iso",
@@ -100,11 +103,15 @@ def publish_bundle(
     resend: bool = False,
     send_email: bool = True,
     publishers: Publishers | None = None,
+    claim_ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS,
 ) -> list[PublishResult]:
     """Delivers a staged report to every configured target: local, then s3, then email.
 
     Raises :class:`PublishError` at the first target that fails; what was
-    delivered before stays delivered and a re-run skips it.
+    delivered before stays delivered and a re-run skips it. An email whose
+    acceptance was never confirmed raises :class:`EmailUnconfirmedError`; a
+    re-run reports it as unconfirmed and does not send it again.
+    ``claim_ttl_seconds`` is how long the email claim outlives a killed sender.
     """
     chosen = publishers or make_publishers(config, env=env)
     delivery = bundle.delivery()
@@ -117,23 +124,52 @@ def publish_bundle(
         kind, label = bundle.period.kind, bundle.period.label
         if not chosen.email.recipients(delivery):
             return results  # no recipients for this kind: it is not mailed
-        with email_claim(engine, kind, label, resend=resend) as earlier:
-            if earlier is not None:
-                when = iso(datetime.fromtimestamp(earlier.sent_at or earlier.claimed_at, tz=UTC))
-                results.append(
-                    PublishResult(
-                        "email",
-                        earlier.recipients,
-                        "unchanged",
-                        f"already sent {when} ({earlier.message_id}); --resend sends it again",
-                        message_id=earlier.message_id,
-                    )
-                )
+        email = chosen.email
+        with email_claim(
+            engine,
+            kind,
+            label,
+            resend=resend,
+            target=email.target(delivery),
+            ttl_seconds=claim_ttl_seconds,
+        ) as claim:
+            if claim.earlier is not None:
+                results.append(_earlier_result(claim.earlier))
                 return results
-            sent = chosen.email.send(delivery)
-            record_sent(engine, kind, label, sent)
+            message_id = email.message_id(delivery, fresh=resend)
+            try:
+                sent = email.send(delivery, message_id=message_id, handover=claim)
+            except EmailUnconfirmedError as exc:
+                raise EmailUnconfirmedError(
+                    exc.publisher,
+                    exc.target,
+                    f"{exc.reason}; check with the recipients, and if it did not arrive, "
+                    f"send it again with: capplan publish {kind} --period {label} --resend",
+                    exc.message_id,
+                ) from exc
+            claim.record_sent(sent)
             results.append(sent)
     return results
+
+
+def _earlier_result(earlier: EmailRecord) -> PublishResult:
+    when = iso(datetime.fromtimestamp(earlier.sent_at or earlier.claimed_at, tz=UTC))
+    if earlier.status == UNCONFIRMED:
+        return PublishResult(
+            "email",
+            earlier.recipients,
+            "unconfirmed",
+            f"handed to the server {when} ({earlier.message_id}), which never confirmed it; "
+            "not sent again: check with the recipients, --resend sends it again",
+            message_id=earlier.message_id,
+        )
+    return PublishResult(
+        "email",
+        earlier.recipients,
+        "unchanged",
+        f"already sent {when} ({earlier.message_id}); --resend sends it again",
+        message_id=earlier.message_id,
+    )
 
 
 def _result_outputs(results: Sequence[PublishResult]) -> dict[str, Any]:
@@ -155,6 +191,7 @@ def deliver(
     resend: bool = False,
     send_email: bool = True,
     publishers: Publishers | None = None,
+    claim_ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS,
 ) -> list[PublishResult]:
     """:func:`publish_bundle`, recorded in the ledger as ``publish:<kind>`` for the period."""
     run_id = ledger.start_run(engine, publish_job(bundle.period.kind), bundle.period.label)
@@ -167,6 +204,7 @@ def deliver(
             resend=resend,
             send_email=send_email,
             publishers=publishers,
+            claim_ttl_seconds=claim_ttl_seconds,
         )
     except Exception as exc:
         ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc))

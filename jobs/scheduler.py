@@ -17,19 +17,17 @@ last attempt failed.
 Dependencies: when ingest fails, nothing after it runs; when the forecast
 fails, no report runs. They stay due and run at the next ``run-due``.
 
-Only one ``run-due`` works at a time: it holds the ``run-due`` row of the
-``leases`` table, taken with an atomic conditional UPDATE (or INSERT when the
-row does not exist yet), renewed while it runs and released at the end. A
-holder that crashed stops renewing and its lease expires after the TTL, after
-which the next ``run-due`` takes over. Lease times are real wall-clock time,
-never ``--now``; hosts sharing a database need reasonably synchronised clocks
-(well within the TTL).
+Only one ``run-due`` works at a time: it holds the ``run-due`` lease
+(``jobs.leases``), renewed while it runs and released at the end. A holder
+that crashed stops renewing and its lease expires after the TTL, after which
+the next ``run-due`` takes over. Lease times are real wall-clock time, never
+``--now``. An email sent by a run is claimed with the same TTL, so a run
+killed while sending holds up its period no longer than its lease.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,8 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from croniter import croniter
-from sqlalchemy import Engine, func, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Engine, func, select
 from sqlmodel import SQLModel
 
 from jobs.config import Config
@@ -47,13 +44,12 @@ from jobs.delivery import (
     default_report_builder,
     deliver,
     format_results,
-    holder_id,
-    iso,
     load_bundle,
     publish_job,
     render_and_stage,
 )
 from jobs.errors import CapplanError, error_text
+from jobs.leases import DEFAULT_LEASE_TTL_SECONDS, Clock, Lease
 from jobs.periods import KINDS, Kind, ReportPeriod, check_kind, last_full_period, parse_period
 from jobs.store import (
     ledger,
@@ -62,161 +58,13 @@ from jobs.store import (
 
 logger = logging.getLogger(__name__)
 
-LEASE_NAME = "run-due"
-DEFAULT_LEASE_TTL_SECONDS = 600  # also the default of run-due --lease-ttl
 SKIPPED = "skipped"
 DONE_STATUSES = (ledger.SUCCEEDED, ledger.PARTIAL, SKIPPED)
 JOBS: tuple[str, ...] = ("ingest", "forecast", *KINDS)
 # Walking back over periods for catch-up stops here whatever the configuration.
 MAX_PERIODS_SCANNED = 1000
 
-_LEASES = SQLModel.metadata.tables["leases"]
 _RUNS = SQLModel.metadata.tables["job_runs"]
-
-Clock = Callable[[], float]
-
-
-# --- the lease ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeaseRecord:
-    name: str
-    holder: str
-    acquired_at: int
-    expires_at: int
-
-
-def acquire_lease(engine: Engine, name: str, holder: str, ttl_seconds: int, now: float) -> bool:
-    """Takes ``name`` if it is free, expired or already ours; True when we hold it."""
-    stamp = int(now)
-    values = {"holder": holder, "acquired_at": stamp, "expires_at": stamp + ttl_seconds}
-    with engine.begin() as connection:
-        taken = connection.execute(
-            update(_LEASES)
-            .where(
-                _LEASES.c.name == name,
-                or_(_LEASES.c.expires_at <= stamp, _LEASES.c.holder == holder),
-            )
-            .values(**values)
-        ).rowcount
-    if taken:
-        return True
-    try:
-        with engine.begin() as connection:
-            connection.execute(_LEASES.insert().values(name=name, **values))
-    except IntegrityError:
-        return False  # the row exists and someone else holds it
-    return True
-
-
-def renew_lease(engine: Engine, name: str, holder: str, ttl_seconds: int, now: float) -> bool:
-    """Extends our lease; False when it is no longer ours (it expired and was taken)."""
-    with engine.begin() as connection:
-        renewed = connection.execute(
-            update(_LEASES)
-            .where(_LEASES.c.name == name, _LEASES.c.holder == holder)
-            .values(expires_at=int(now) + ttl_seconds)
-        ).rowcount
-    return bool(renewed)
-
-
-def release_lease(engine: Engine, name: str, holder: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            _LEASES.delete().where(_LEASES.c.name == name, _LEASES.c.holder == holder)
-        )
-
-
-def lease_record(engine: Engine, name: str = LEASE_NAME) -> LeaseRecord | None:
-    with engine.connect() as connection:
-        row = connection.execute(select(_LEASES).where(_LEASES.c.name == name)).one_or_none()
-    return (
-        None if row is None else LeaseRecord(row.name, row.holder, row.acquired_at, row.expires_at)
-    )
-
-
-class LeaseBusyError(CapplanError):
-    """Another process holds the lease; not a failure, so the exit code is 0."""
-
-    exit_code = 0
-
-    def __init__(self, record: LeaseRecord | None) -> None:
-        self.record = record
-        who = (
-            f"{record.holder} until {iso(datetime.fromtimestamp(record.expires_at, tz=UTC))}"
-            if record
-            else "another process"
-        )
-        super().__init__(f"another run-due is in progress ({who}); nothing done")
-
-
-class LeaseLostError(CapplanError):
-    pass
-
-
-class Lease:
-    """Holds a lease for a ``with`` block, renewing it from a background thread."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        name: str = LEASE_NAME,
-        ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS,
-        holder: str | None = None,
-        clock: Clock = time.time,
-    ) -> None:
-        if ttl_seconds < 3:
-            raise ValueError("the lease TTL must be at least 3 seconds")
-        self.engine, self.name, self.ttl = engine, name, ttl_seconds
-        self.holder = holder or holder_id()
-        self.clock = clock
-        self._stop = threading.Event()
-        self._lost = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._expires = 0.0
-
-    @property
-    def lost(self) -> bool:
-        return self._lost.is_set() or self.clock() >= self._expires
-
-    def check(self) -> None:
-        if self.lost:
-            raise LeaseLostError(
-                f"the {self.name} lease was lost (not renewed within {self.ttl}s); "
-                "stopping before the next job, re-run to continue"
-            )
-
-    def __enter__(self) -> Lease:
-        now = self.clock()
-        if not acquire_lease(self.engine, self.name, self.holder, self.ttl, now):
-            raise LeaseBusyError(lease_record(self.engine, self.name))
-        self._expires = now + self.ttl
-        self._thread = threading.Thread(target=self._renew, name=f"lease-{self.name}", daemon=True)
-        self._thread.start()
-        return self
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
-            now = self.clock()
-            try:
-                if renew_lease(self.engine, self.name, self.holder, self.ttl, now):
-                    self._expires = now + self.ttl
-                else:
-                    self._lost.set()
-                    return
-            except SQLAlchemyError as exc:  # a busy database: try again at the next tick
-                logger.warning("renewing the %s lease failed: %s", self.name, exc)
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        try:
-            release_lease(self.engine, self.name, self.holder)
-        except SQLAlchemyError as exc:  # it expires on its own
-            logger.warning("releasing the %s lease failed: %s", self.name, exc)
 
 
 # --- what is due -------------------------------------------------------------------------
@@ -479,6 +327,7 @@ def _run_report(
     *,
     env: Mapping[str, str],
     now: datetime,
+    lease_ttl_seconds: int,
 ) -> list[JobOutcome]:
     assert due.period is not None
     period, kind = due.period, check_kind(due.job)
@@ -494,7 +343,7 @@ def _run_report(
         outcomes.append(JobOutcome(f"report:{kind}", period.label, "failed", error_text(exc)))
         return outcomes
     try:
-        results = deliver(engine, config, bundle, env=env)
+        results = deliver(engine, config, bundle, env=env, claim_ttl_seconds=lease_ttl_seconds)
     except Exception as exc:
         if not isinstance(exc, CapplanError):
             logger.error("publish %s %s failed", kind, period.label, exc_info=True)
@@ -544,7 +393,9 @@ def run_due(
             elif due.job == "forecast":
                 outcome = _run_recorded(engine, config, due, runners.forecast_runner(), due.fire)
             else:
-                for outcome in _run_report(engine, config, due, runners, env=env, now=now):
+                for outcome in _run_report(
+                    engine, config, due, runners, env=env, now=now, lease_ttl_seconds=lease.ttl
+                ):
                     record(outcome)
                 continue
             record(outcome)

@@ -14,12 +14,14 @@ from jobs.publishers import (
     Artifact,
     EmailPublisher,
     EmailSettings,
+    EmailUnconfirmedError,
     PublisherConfigError,
     PublishError,
     ReportDelivery,
     S3Publisher,
     S3Settings,
 )
+from jobs.publishers.smtp import human_duration
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -290,3 +292,83 @@ def test_server_down_fails_after_bounded_attempts(smtp: SmtpServer) -> None:
     with pytest.raises(PublishError, match=r"connection refused.*after 3 attempt") as info:
         publisher.send(delivery())
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+
+def test_a_reply_slower_than_the_timeout_is_unconfirmed_and_not_retried(smtp: SmtpServer) -> None:
+    # The relay takes the message, then answers after the client gave up: whether it
+    # will deliver is unknown, so sending another copy could duplicate it.
+    smtp.delay_reply(2.0)
+    publisher = EmailPublisher(settings(smtp, timeout_seconds=0.5), env={})
+    with pytest.raises(EmailUnconfirmedError, match=r"never confirmed.*after 1 attempt") as info:
+        publisher.send(delivery())
+    assert len(smtp.received) == 1
+    assert info.value.message_id == smtp.messages[0]["Message-ID"]
+
+
+def test_failures_before_the_message_is_handed_over_are_retried(smtp: SmtpServer) -> None:
+    smtp.refuse(451, times=1)  # a temporary refusal of the content: not taken, safe to retry
+    seen: list[str] = []
+
+    class Gate:
+        def begin(self, message_id: str) -> None:
+            seen.append(f"begin {message_id}")
+
+        def refused(self) -> None:
+            seen.append("refused")
+
+    result = EmailPublisher(settings(smtp), env={}).send(delivery(), handover=Gate())
+    assert result.status == "sent"
+    assert len(smtp.received) == 1
+    assert seen == [f"begin {result.message_id}", "refused", f"begin {result.message_id}"]
+
+
+def test_a_gate_that_refuses_stops_before_the_content_is_sent(smtp: SmtpServer) -> None:
+    class Lost:
+        def begin(self, message_id: str) -> None:
+            raise PublishError("email", "monthly 2026-10", "the send was claimed by another")
+
+        def refused(self) -> None:
+            raise AssertionError("not reached")
+
+    with pytest.raises(PublishError, match="claimed by another"):
+        EmailPublisher(settings(smtp), env={}).send(delivery(), handover=Lost())
+    assert smtp.received == []
+    assert smtp.handler.attempts == 0
+
+
+def test_a_fresh_message_id_differs_from_the_first(smtp: SmtpServer) -> None:
+    publisher = EmailPublisher(settings(smtp), env={})
+    first = publisher.message_id(delivery())
+    fresh = publisher.message_id(delivery(), fresh=True)
+    assert fresh != first and fresh != publisher.message_id(delivery(), fresh=True)
+    assert fresh.startswith("<capplan.monthly.2026-10.") and fresh.endswith("@example.org>")
+    result = publisher.send(delivery(), message_id=fresh)
+    assert smtp.messages[0]["Message-ID"] == result.message_id == fresh
+
+
+def test_link_expiry_is_written_as_a_duration(smtp: SmtpServer) -> None:
+    publisher = EmailPublisher(
+        settings(smtp, max_attachment_bytes=1024, link_expires_seconds=600),
+        env={},
+        link_provider=lambda artifact, seconds: f"https://example.org/{artifact.key}",
+    )
+    publisher.send(delivery())
+    text = parts(smtp.messages[0])["text"]
+    assert "download it within 10 minutes:" in text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (60, "1 minute"),
+        (600, "10 minutes"),
+        (3600, "1 hour"),
+        (5400, "1 hour 30 minutes"),
+        (86400, "1 day"),
+        (7 * 86400, "7 days"),
+        (90060, "1 day 1 hour 1 minute"),
+        (61, "1 minute 1 second"),
+    ],
+)
+def test_durations_read_as_words(seconds: int, words: str) -> None:
+    assert human_duration(seconds) == words

@@ -14,20 +14,17 @@ from sqlalchemy import Engine
 
 from jobs.config import Config, parse_config, runbook_config_text
 from jobs.errors import CapplanError
-from jobs.periods import ReportPeriod
-from jobs.scheduler import (
+from jobs.leases import (
     Lease,
     LeaseBusyError,
     LeaseLostError,
-    Outcome,
-    Runners,
     acquire_lease,
-    due_runs,
     lease_record,
     release_lease,
     renew_lease,
-    run_due,
 )
+from jobs.periods import ReportPeriod
+from jobs.scheduler import Outcome, Runners, due_runs, run_due
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
 

@@ -36,7 +36,8 @@ DEFAULT_LEASE_TTL_SECONDS = 600
 @click.pass_obj
 def run_due_command(app: AppContext, now: datetime | None, lease_ttl: int) -> None:
     """Run every scheduled job due since its last recorded run (for cron)."""
-    from jobs.scheduler import LeaseBusyError, run_due
+    from jobs.leases import LeaseBusyError
+    from jobs.scheduler import run_due
 
     config, engine = app.config, app.engine()
     clock = now or now_utc()
@@ -74,8 +75,9 @@ def _when(stamp: int | None) -> str:
 @click.pass_obj
 def schedule_command(app: AppContext, now: datetime | None) -> None:
     """List each scheduled job: its cron expression, last run, next run and what is due."""
-    from jobs.delivery import publish_job
-    from jobs.scheduler import JOBS, cron_of, due_runs, lease_record, next_fire
+    from jobs.delivery import UNCONFIRMED, email_records, publish_job
+    from jobs.leases import lease_record
+    from jobs.scheduler import JOBS, cron_of, due_runs, next_fire
     from jobs.store import ledger
 
     config, engine = app.config, app.engine()
@@ -104,6 +106,13 @@ def schedule_command(app: AppContext, now: datetime | None) -> None:
     click.echo(f"max_catch_up: {config.schedule.max_catch_up} period(s); times are UTC")
     for note in plan.notes:
         click.echo(f"note: {note}")
+    for email in email_records(engine, UNCONFIRMED):
+        click.echo(
+            f"email {email.kind} {email.period}: unconfirmed, handed to the server "
+            f"{_when(email.sent_at)} UTC ({email.message_id}), which never confirmed it; "
+            f"check with the recipients, capplan publish {email.kind} --period {email.period} "
+            "--resend sends it again"
+        )
     lease = lease_record(engine)
     if lease is not None and lease.expires_at > clock.timestamp():
         click.echo(f"run-due in progress: {lease.holder} (lease until {_when(lease.expires_at)})")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jobs.errors import CapplanError
 from jobs.publishers.base import (
     Artifact,
+    EmailUnconfirmedError,
     Publisher,
     PublisherConfigError,
     PublishError,
@@ -69,6 +70,7 @@ __all__ = [
     "Artifact",
     "EmailPublisher",
     "EmailSettings",
+    "EmailUnconfirmedError",
     "LinkProvider",
     "LocalPublisher",
     "LocalSettings",

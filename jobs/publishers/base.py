@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from jobs.errors import CapplanError
 
 ReportKind = Literal["monthly", "quarterly", "annual"]
-PublishStatus = Literal["uploaded", "unchanged", "sent"]
+PublishStatus = Literal["uploaded", "unchanged", "sent", "unconfirmed"]
 
 PDF_CONTENT_TYPE = "application/pdf"
 
@@ -27,6 +27,17 @@ class PublishError(CapplanError):
         self.target = target
         self.reason = reason
         super().__init__(f"{publisher}: publishing to {target} failed: {reason}")
+
+
+class EmailUnconfirmedError(PublishError):
+    """The message was handed over but its acceptance never confirmed: it may have arrived.
+
+    Sending it again could deliver it twice, so it is not retried.
+    """
+
+    def __init__(self, publisher: str, target: str, reason: str, message_id: str) -> None:
+        self.message_id = message_id
+        super().__init__(publisher, target, reason)
 
 
 class PublisherConfigError(CapplanError):

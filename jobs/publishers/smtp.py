@@ -3,8 +3,12 @@
 The module is not called ``email`` so that ``import email`` inside this package
 keeps meaning the standard library.
 
-"A period is emailed once" is the ledger's job; this module only makes the
-Message-ID a function of (kind, period, recipients) so duplicates are visible.
+"A period is emailed once" is the ledger's job (``jobs.email_once``); this
+module makes the first Message-ID a function of (kind, period, recipients) so
+duplicates are visible, and tells a failure before the message content was
+handed over (retried: nothing was delivered) from one after it (the outcome is
+unknown: :class:`EmailUnconfirmedError`, never retried). A
+:class:`HandOver` gate hears of the moment the content goes out.
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import html
 import smtplib
 import socket
 import ssl
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tenacity import (
     RetryCallState,
@@ -30,6 +35,7 @@ from tenacity import (
 
 from jobs.publishers.base import (
     Artifact,
+    EmailUnconfirmedError,
     Publisher,
     PublisherConfigError,
     PublishError,
@@ -39,9 +45,67 @@ from jobs.publishers.base import (
 )
 from jobs.publishers.settings import EmailSettings, check_address
 
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
 # Given (artifact, expires_seconds), return a download URL; S3Publisher provides one:
 # ``lambda artifact, seconds: s3.presigned_url(artifact.key, seconds)``.
 LinkProvider = Callable[[Artifact, int], str]
+
+
+class HandOver(Protocol):
+    """Told when a message's content is about to go to the server, and of a refusal after it."""
+
+    def begin(self, message_id: str) -> None:
+        """The content goes out next; raising here stops the attempt before it does."""
+
+    def refused(self) -> None:
+        """The server answered the content with a refusal: the message was not taken."""
+
+
+class _NoGate:
+    def begin(self, message_id: str) -> None:
+        pass
+
+    def refused(self) -> None:
+        pass
+
+
+class _ContentLostError(Exception):
+    """A failure after the content was handed over and before the server's answer."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """Calls ``gate.begin`` right before the message content follows DATA's 354 reply."""
+
+    gate: HandOver = _NoGate()
+    message_id = ""
+    content_sent = False
+    _sends_in_data: int | None = None
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        # In smtplib's data(), the first send() is the DATA command, the second the content.
+        self._sends_in_data = 0
+        try:
+            return super().data(msg)
+        finally:
+            self._sends_in_data = None
+
+    def send(self, s: Buffer | str) -> None:
+        if self._sends_in_data is not None:
+            self._sends_in_data += 1
+            if self._sends_in_data == 2:
+                self.gate.begin(self.message_id)
+                self.content_sent = True
+        super().send(s)
+
+
+class _WatchedSMTPSSL(_WatchedSMTP, smtplib.SMTP_SSL):
+    pass
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -95,12 +159,23 @@ class EmailPublisher(Publisher):
             return [check_address(value) for value in delivery.recipients]
         return self.settings.recipients_for(delivery.kind)
 
-    def message_id(self, delivery: ReportDelivery) -> str:
-        """The same (kind, period, recipients) always gives the same Message-ID."""
+    def target(self, delivery: ReportDelivery) -> str:
+        """Where ``delivery`` goes, as results name it: server and recipients."""
+        return f"{self.server} to {', '.join(self.recipients(delivery))}"
+
+    def message_id(self, delivery: ReportDelivery, *, fresh: bool = False) -> str:
+        """The same (kind, period, recipients) always gives the same Message-ID.
+
+        ``fresh`` adds a random part, for a deliberate resend: a copy of the
+        first message under its own ID would be discarded as a duplicate by
+        mail systems that deduplicate on it, so a resend is a new message.
+        """
         recipients = ",".join(sorted({r.lower() for r in self.recipients(delivery)}))
         digest = hashlib.sha256(
             f"{delivery.kind}\n{delivery.period}\n{recipients}".encode()
         ).hexdigest()[:24]
+        if fresh:  # as long as the first, so the header is not folded either
+            digest = f"{digest[:12]}.{uuid.uuid4().hex[:11]}"
         domain = self.settings.from_address.rpartition("@")[2]
         period = "".join(c if c.isalnum() or c == "-" else "-" for c in delivery.period)
         return f"<capplan.{delivery.kind}.{period}.{digest}@{domain}>"
@@ -108,7 +183,9 @@ class EmailPublisher(Publisher):
     def publish(self, delivery: ReportDelivery) -> list[PublishResult]:
         return [self.send(delivery)]
 
-    def build_message(self, delivery: ReportDelivery) -> EmailMessage:
+    def build_message(
+        self, delivery: ReportDelivery, *, message_id: str | None = None
+    ) -> EmailMessage:
         recipients = self.recipients(delivery)
         if not recipients:
             raise PublishError(
@@ -122,7 +199,7 @@ class EmailPublisher(Publisher):
         message["From"] = Address(addr_spec=self.settings.from_address)
         message["To"] = ", ".join(recipients)
         message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = self.message_id(delivery)
+        message["Message-ID"] = message_id or self.message_id(delivery)
         message["X-Capplan-Report"] = f"{delivery.kind} {delivery.period}"
 
         pdf = delivery.pdf
@@ -133,10 +210,9 @@ class EmailPublisher(Publisher):
             text += f"\n\n{note}\n"
             body_html += f"<p>{html.escape(note)}</p>"
         else:
-            days = self.settings.link_expires_seconds / 86400
             note = (
                 f"The full report ({_size(len(pdf.body))}) is too large to attach; "
-                f"download it within {days:g} day(s):"
+                f"download it within {human_duration(self.settings.link_expires_seconds)}:"
             )
             text += f"\n\n{note}\n{link}\n"
             anchor = f'<a href="{html.escape(link, quote=True)}">{html.escape(pdf.filename)}</a>'
@@ -158,11 +234,25 @@ class EmailPublisher(Publisher):
             )
         return message
 
-    def send(self, delivery: ReportDelivery) -> PublishResult:
-        """Send one message for ``delivery``; retry transient failures, then raise PublishError."""
-        message = self.build_message(delivery)
+    def send(
+        self,
+        delivery: ReportDelivery,
+        *,
+        message_id: str | None = None,
+        handover: HandOver | None = None,
+    ) -> PublishResult:
+        """Send one message for ``delivery``.
+
+        Failures before the content is handed over are retried when transient,
+        then raise :class:`PublishError`. A failure after it (a timeout waiting
+        for the server's answer, a dropped connection) raises
+        :class:`EmailUnconfirmedError` at once: the server may have taken the
+        message, and a retry would then deliver a second copy.
+        """
+        message = self.build_message(delivery, message_id=message_id)
         recipients = self.recipients(delivery)
-        target = f"{self.server} to {', '.join(recipients)}"
+        target = self.target(delivery)
+        gate = handover or _NoGate()
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_attempts),
             wait=wait_exponential(multiplier=self.settings.retry_wait_seconds, max=60),
@@ -174,7 +264,16 @@ class EmailPublisher(Publisher):
             for attempt in retrying:
                 attempts.append(attempt.retry_state)
                 with attempt:
-                    refused = self._deliver(message, recipients)
+                    refused = self._deliver(message, recipients, gate)
+        except _ContentLostError as lost:
+            raise EmailUnconfirmedError(
+                self.name,
+                target,
+                f"the message was handed over, but the server never confirmed it "
+                f"({self._reason(lost.cause)}): it may have been delivered, so it is not sent "
+                f"again (after {len(attempts)} attempt(s))",
+                str(message["Message-ID"]),
+            ) from lost.cause
         except (smtplib.SMTPException, OSError) as exc:
             raise PublishError(
                 self.name, target, f"{self._reason(exc)} (after {len(attempts)} attempt(s))"
@@ -205,25 +304,44 @@ class EmailPublisher(Publisher):
         return ssl.create_default_context(cafile=ca_file)
 
     def _deliver(
-        self, message: EmailMessage, recipients: Sequence[str]
+        self, message: EmailMessage, recipients: Sequence[str], gate: HandOver
     ) -> dict[str, tuple[int, bytes]]:
         settings = self.settings
         host, port, timeout = settings.host, settings.effective_port, settings.timeout_seconds
-        smtp: smtplib.SMTP
+        smtp: _WatchedSMTP
         if settings.security == "tls":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._ssl_context())
+            smtp = _WatchedSMTPSSL(host, port, timeout=timeout, context=self._ssl_context())
         else:
-            smtp = smtplib.SMTP(host, port, timeout=timeout)
-        with smtp:
+            smtp = _WatchedSMTP(host, port, timeout=timeout)
+        smtp.gate, smtp.message_id = gate, str(message["Message-ID"])
+        try:
             smtp.ehlo()
             if settings.security == "starttls":
                 smtp.starttls(context=self._ssl_context())
                 smtp.ehlo()
             if self._login is not None:
                 smtp.login(*self._login)
-            return smtp.send_message(
+            refused = smtp.send_message(
                 message, from_addr=settings.from_address, to_addrs=list(recipients)
             )
+        except smtplib.SMTPResponseException:
+            smtp.close()
+            if smtp.content_sent:
+                gate.refused()  # an answer, though a refusal: the message was not taken
+            raise
+        except (smtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            if smtp.content_sent:
+                raise _ContentLostError(exc) from exc
+            raise
+        except BaseException:
+            smtp.close()
+            raise
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()  # the message was accepted; a failed goodbye changes nothing
+        return refused
 
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, smtplib.SMTPAuthenticationError):
@@ -250,6 +368,17 @@ class EmailPublisher(Publisher):
         if isinstance(exc, ConnectionRefusedError):
             return "connection refused"
         return f"{type(exc).__name__}: {exc}"
+
+
+def human_duration(seconds: int) -> str:
+    """``600`` -> "10 minutes", ``5400`` -> "1 hour 30 minutes" (days, hours, minutes, seconds)."""
+    parts = []
+    remaining = int(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "0 seconds"
 
 
 def _size(n: int) -> str:

@@ -13,6 +13,7 @@ same servers with received messages cleared and refusal switched off.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import shutil
@@ -47,13 +48,15 @@ class Received:
 
 
 class RecordingHandler:
-    """Keeps every accepted message; can be told to refuse DATA with a reply code."""
+    """Keeps every accepted message; can be told to refuse DATA with a reply code, or to
+    accept it and answer only after a delay (a slow relay)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._received: list[Received] = []
         self._refuse_code: int | None = None
         self._refuse_left: int | None = None
+        self._reply_delay = 0.0
         self.attempts = 0
 
     @property
@@ -66,6 +69,7 @@ class RecordingHandler:
             self._received.clear()
             self._refuse_code = None
             self._refuse_left = None
+            self._reply_delay = 0.0
             self.attempts = 0
 
     def refuse(self, code: int, times: int | None = None) -> None:
@@ -73,6 +77,11 @@ class RecordingHandler:
         with self._lock:
             self._refuse_code = code
             self._refuse_left = times
+
+    def delay_reply(self, seconds: float) -> None:
+        """Keep each message as accepted, but answer its DATA only ``seconds`` later."""
+        with self._lock:
+            self._reply_delay = seconds
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
         with self._lock:
@@ -101,6 +110,9 @@ class RecordingHandler:
                     login=login,
                 )
             )
+            delay = self._reply_delay
+        if delay:
+            await asyncio.sleep(delay)
         return "250 2.0.0 OK queued"
 
 
@@ -139,6 +151,9 @@ class SmtpServer:
 
     def refuse(self, code: int, times: int | None = None) -> None:
         self.handler.refuse(code, times)
+
+    def delay_reply(self, seconds: float) -> None:
+        self.handler.delay_reply(seconds)
 
 
 def free_port() -> int:
