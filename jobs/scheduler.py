@@ -253,7 +253,13 @@ def run_forecast(engine: Engine, config: Config, as_of: datetime) -> Outcome:
     failures = [
         f"{f.service} {f.metric} ({f.duration_minutes} min): {f.error}" for f in fleet.failures
     ]
-    outputs = {"rows": len(fleet.rows), "failures": failures[:50]}
+    outputs: dict[str, Any] = {"rows": len(fleet.rows), "failures": failures[:50]}
+    if failures and not fleet.series:
+        # Nothing was forecast, so nothing was stored: the reports must wait for a retry.
+        outputs["error"] = f"no series could be forecast, all {len(failures)} failed: " + "; ".join(
+            failures[:3]
+        )
+        return ledger.FAILED, outputs
     return (ledger.PARTIAL if failures else ledger.SUCCEEDED), outputs
 
 
@@ -309,6 +315,10 @@ def _run_recorded(
             logger.error("%s failed", due.title, exc_info=True)
         ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc))
         return JobOutcome(due.job, due.key, "failed", error_text(exc))
+    if status == ledger.FAILED:
+        error = str(outputs.get("error", "failed"))
+        ledger.finish_run(engine, run_id, ledger.FAILED, error=error, outputs=outputs)
+        return JobOutcome(due.job, due.key, "failed", error)
     ledger.finish_run(engine, run_id, status, outputs=outputs)
     if status == SKIPPED:
         return JobOutcome(due.job, due.key, "skipped", str(outputs.get("reason", "")))

@@ -232,6 +232,36 @@ def test_a_failed_ingest_blocks_what_depends_on_it(engine: Engine, tmp_path: Pat
     assert recorder.reports() == ["monthly 2026-10", "quarterly 2026-Q3", "annual 2025"]
 
 
+def test_a_forecast_in_which_every_series_failed_is_a_failure(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from jobs.ingest import store_frame
+
+    config, recorder = make_config(tmp_path), Recorder()
+    index = pd.date_range("2026-10-29", "2026-11-01", freq="1h", tz="UTC", inclusive="left")
+    frame = pd.DataFrame(
+        {"timestamp": index, "service": "backend", "metric": "cpu_percent", "value": 40.0}
+    )
+    store_frame(engine, config, frame)  # three days: too little history for any forecast
+    runners = Runners(ingest=recorder.ingest, build_report=recorder.build)
+    report = run_due(engine, config, now=MONTH_END, env={}, runners=runners)
+
+    forecast = report.outcomes[1]
+    assert (forecast.job, forecast.status) == ("forecast", "failed")
+    assert "no series could be forecast" in forecast.message
+    assert "insufficient history" in forecast.message
+    assert [o.status for o in report.outcomes[2:]] == ["blocked"] * 3
+    assert recorder.reports() == []  # no report goes out on a forecast that has nothing
+    [run_record] = ledger.runs(engine, "forecast")
+    assert run_record.status == "failed"
+    assert run_record.error is not None and "no series could be forecast" in run_record.error
+    assert run_record.outputs["failures"]
+    # Still due: the next run-due tries again.
+    assert "forecast" in [r.job for r in due_runs(engine, config, MONTH_END).runs]
+
+
 def test_a_staged_report_is_not_rendered_again_when_only_publishing_failed(
     engine: Engine, tmp_path: Path
 ) -> None:
