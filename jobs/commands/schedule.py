@@ -33,29 +33,48 @@ DEFAULT_LEASE_TTL_SECONDS = 600
     show_default=True,
     help="Seconds another run-due waits before taking over from a holder that stopped renewing.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    "verbose",
+    is_flag=True,
+    help="Print every job's outcome and notes; by default only failures are printed.",
+)
 @click.pass_obj
-def run_due_command(app: AppContext, now: datetime | None, lease_ttl: int) -> None:
-    """Run every scheduled job due since its last recorded run (for cron)."""
+def run_due_command(app: AppContext, now: datetime | None, lease_ttl: int, verbose: bool) -> None:
+    """Run every scheduled job due since its last recorded run (for cron).
+
+    Prints nothing when all went well (cron then sends no mail); the ledger and
+    ``capplan schedule`` keep the details.
+    """
     from jobs.leases import LeaseBusyError
     from jobs.scheduler import run_due
 
     config, engine = app.config, app.engine()
     clock = now or now_utc()
+    verbose = verbose or app.verbose
 
     def echo(outcome: JobOutcome) -> None:
-        click.echo(outcome.line(), err=outcome.status == "failed")
+        # A blocked job is part of a failure's story; anything else only when asked.
+        if outcome.status in ("failed", "blocked"):
+            click.echo(outcome.line(), err=True)
+        elif verbose:
+            click.echo(outcome.line())
 
     try:
         report = run_due(
             engine, config, now=clock, env=os.environ, lease_ttl_seconds=lease_ttl, on_outcome=echo
         )
     except LeaseBusyError as exc:
-        click.echo(str(exc), err=True)
+        # Overlapping runs are expected (a long catch-up): not worth a mail.
+        if verbose:
+            click.echo(str(exc))
         return
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    if not report.outcomes:
-        click.echo(f"nothing due at {clock:%Y-%m-%d %H:%M} UTC")
+    if verbose:
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        if not report.outcomes:
+            click.echo(f"nothing due at {clock:%Y-%m-%d %H:%M} UTC")
     if report.failed:
         names = ", ".join(f"{o.job} {o.key}" for o in report.failed)
         raise JobFailedError(
