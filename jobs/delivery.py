@@ -117,7 +117,9 @@ def publish_bundle(
     delivery = bundle.delivery()
     results: list[PublishResult] = []
     if chosen.local is not None:
-        results += chosen.local.publish(delivery)
+        # The staging directory is the local target: a bundle staged just now was
+        # delivered there by staging, and saying "unchanged" would hide that.
+        results += list(bundle.staged) or chosen.local.publish(delivery)
     if chosen.s3 is not None:
         results += chosen.s3.publish(delivery)
     if chosen.email is not None and send_email:

@@ -10,10 +10,11 @@ a re-run sends the very bytes that were rendered.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,7 +74,12 @@ def period_prefix(period: ReportPeriod) -> str:
 
 @dataclass(frozen=True)
 class ReportBundle:
-    """A rendered report with the metadata it is delivered with."""
+    """A rendered report with the metadata it is delivered with.
+
+    ``staged`` is what staging wrote when this bundle was staged in this
+    process (the local target's results); a bundle read back with
+    :func:`load_bundle` has none.
+    """
 
     period: ReportPeriod
     pdf: bytes
@@ -83,6 +89,7 @@ class ReportBundle:
     generated_at: datetime
     config_hash: str
     data_watermark: datetime | None
+    staged: tuple[PublishResult, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -195,8 +202,7 @@ def stage_report(
     engine: Engine, config: Config, report: RenderedReportLike, *, generated_at: datetime
 ) -> ReportBundle:
     bundle = bundle_report(engine, config, report, generated_at=generated_at)
-    stage_bundle(config, bundle)
-    return bundle
+    return dataclasses.replace(bundle, staged=tuple(stage_bundle(config, bundle)))
 
 
 def staged_directory(config: Config, period: ReportPeriod) -> Path:

@@ -131,9 +131,9 @@ def test_report_is_uploaded_with_metadata_and_emailed_once(
     results = deliver(engine, config, bundle, env=s3_env.env())
 
     assert [(r.publisher, r.status) for r in results] == [
-        ("local", "unchanged"),  # staged already, byte for byte
-        ("local", "unchanged"),
-        ("local", "unchanged"),
+        ("local", "uploaded"),  # written by staging just now
+        ("local", "uploaded"),
+        ("local", "uploaded"),
         ("s3", "uploaded"),
         ("s3", "uploaded"),
         ("s3", "uploaded"),
@@ -177,8 +177,11 @@ def test_report_is_uploaded_with_metadata_and_emailed_once(
     assert sent is not None and sent.status == "sent"
     assert sent.message_id == received.message["Message-ID"]
 
-    # Published again: nothing new is uploaded or sent.
-    again = deliver(engine, config, bundle, env=s3_env.env())
+    # Published again, from the staged files as a re-run reads them: nothing new is
+    # written, uploaded or sent.
+    staged = load_bundle(config, PERIOD)
+    assert staged == bundle
+    again = deliver(engine, config, staged, env=s3_env.env())
     assert {(r.publisher, r.status) for r in again} == {
         ("local", "unchanged"),
         ("s3", "unchanged"),
@@ -199,7 +202,8 @@ def test_publish_report_stages_then_delivers(
 ) -> None:
     config = make_config(tmp_path, smtp=smtp)
     results = publish_report(engine, config, report(), env={}, now=GENERATED)
-    assert [r.status for r in results] == ["unchanged", "unchanged", "sent"]
+    assert [r.status for r in results] == ["uploaded", "uploaded", "sent"]
+    assert results[0].detail == f"{len(PDF)} bytes"
     staged = load_bundle(config, PERIOD)
     assert staged is not None
     assert staged.pdf == PDF
