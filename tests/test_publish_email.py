@@ -305,8 +305,10 @@ def test_a_reply_slower_than_the_timeout_is_unconfirmed_and_not_retried(smtp: Sm
     assert info.value.message_id == smtp.messages[0]["Message-ID"]
 
 
-def test_failures_before_the_message_is_handed_over_are_retried(smtp: SmtpServer) -> None:
-    smtp.refuse(451, times=1)  # a temporary refusal of the content: not taken, safe to retry
+def test_a_temporary_refusal_of_the_message_is_an_answer_and_is_retried(
+    smtp: SmtpServer,
+) -> None:
+    smtp.refuse(451, times=1)  # the server says it did not take it: safe to retry
     seen: list[str] = []
 
     class Gate:
