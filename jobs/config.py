@@ -37,6 +37,21 @@ class HostConfig(StrictModel):
     network_gbps: Positive = 1.0
 
 
+#: A Kubernetes object name (RFC 1123 label): also safe as part of a file name.
+KubernetesName = Annotated[
+    str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
+
+
+class KubernetesWorkload(StrictModel):
+    """Which workload and container a service is, for ``rightsize --format kubernetes``."""
+
+    kind: Literal["Deployment", "StatefulSet"] = "Deployment"
+    name: KubernetesName | None = None  # default: the service's name
+    namespace: KubernetesName = "default"
+    container: KubernetesName | None = None  # default: the service's name
+
+
 class ServiceConfig(StrictModel):
     cpu_cores: Positive
     memory_gb: Positive
@@ -44,6 +59,7 @@ class ServiceConfig(StrictModel):
     replicas: Annotated[int, Field(ge=1)] = 1
     scaling: Literal["horizontal", "vertical"] = "vertical"
     description: str = ""
+    kubernetes: KubernetesWorkload = KubernetesWorkload()
 
 
 class MetricConfig(StrictModel):
@@ -139,6 +155,9 @@ class RightSizing(StrictModel):
     lookback_days: Annotated[int, Field(ge=1)] = 30
     growth_scenario: str = "moderate"
     review_days: Annotated[int, Field(ge=1)] = 30
+    #: Limits over reservations in applied outputs: the runbook's scaling example
+    #: sets limits at twice the reservations.
+    limit_headroom: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 2.0
 
 
 class ForecastSettings(StrictModel):
@@ -183,6 +202,22 @@ class Schedule(StrictModel):
 PublishTarget = Literal["local", "s3", "email"]
 
 
+class PrometheusExport(StrictModel):
+    """Where ``run-due`` writes the runway metrics after each forecast."""
+
+    textfile: Path | None = None
+    pushgateway_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+")] | None = None
+    job: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")] = "capplan"
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> PrometheusExport:
+        if self.textfile is None and self.pushgateway_url is None:
+            raise ValueError("set textfile, pushgateway_url or both")
+        return self
+
+
 class PublishConfig(StrictModel):
     """Where rendered reports go. Rendered reports are always kept in ``local.directory``.
 
@@ -194,6 +229,7 @@ class PublishConfig(StrictModel):
     local: LocalSettings = LocalSettings(directory=Path("out"))
     s3: S3Settings | None = None
     email: EmailSettings | None = None
+    prometheus: PrometheusExport | None = None
 
     @model_validator(mode="after")
     def _targets_configured(self) -> PublishConfig:

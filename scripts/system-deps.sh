@@ -19,6 +19,7 @@ fc-list 2>/dev/null | grep -qi 'DejaVuSans' || missing+=(fonts-dejavu-core fontc
 if [ "$profile" = test ]; then
   have_cmd pdftotext && have_cmd pdfinfo && have_cmd pdftoppm || missing+=(poppler-utils)
   have_cmd prometheus && have_cmd promtool || missing+=(prometheus)
+  have_cmd prometheus-pushgateway || missing+=(prometheus-pushgateway)
   have_cmd openssl || missing+=(openssl)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from jobs.errors import CapplanError
+
 if TYPE_CHECKING:
     from tqdm import tqdm
+
+    from jobs.exports.rightsize_formats import Rendered
 
 
 class UtcDateTime(click.ParamType):  # type: ignore[type-arg]
@@ -49,3 +54,37 @@ def progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+class OutputPathError(CapplanError):
+    exit_code = 2
+
+
+def check_writable_target(out: Path, *, directory: bool) -> None:
+    """Refuse an ``--out`` that cannot be written before any work is done."""
+    folder = out if directory else out.parent
+    if directory and out.exists() and not out.is_dir():
+        raise OutputPathError(f"--out {out}: not a folder")
+    if not directory and out.is_dir():
+        raise OutputPathError(f"--out {out}: is a folder, expected a file name")
+    if not directory and not folder.is_dir():
+        raise OutputPathError(f"--out {out}: folder {folder} does not exist")
+    if directory and not out.exists() and not out.parent.is_dir():
+        raise OutputPathError(f"--out {out}: folder {out.parent} does not exist")
+
+
+def write_rendered(rendered: Rendered, out: Path) -> list[tuple[str, Path]]:
+    """Write every file of ``rendered`` atomically; return (name, path) of each."""
+    from jobs.files import atomic_write
+
+    written = []
+    try:
+        if rendered.directory:
+            out.mkdir(exist_ok=True)
+        for name, text in rendered.files:
+            path = out / name if rendered.directory else out
+            atomic_write(path, text.encode())
+            written.append((name, path))
+    except OSError as exc:
+        raise OutputPathError(f"--out {out}: cannot write: {exc.strerror or exc}") from exc
+    return written

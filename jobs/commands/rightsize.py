@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from jobs.cli_context import AppContext
-from jobs.commands.common import UTC_DATETIME, now_utc
+from jobs.commands.common import (
+    UTC_DATETIME,
+    check_writable_target,
+    now_utc,
+    write_rendered,
+)
 
 if TYPE_CHECKING:
     from forecasting.rightsizing import ServiceUsage
+
+#: Kept here so ``capplan --help`` need not import the renderers.
+FORMAT_NAMES = ("table", "json", "csv", "compose", "kubernetes")
+DIRECTORY_FORMATS = ("kubernetes",)
 
 UsageLoader = Callable[[AppContext, datetime, float], "Sequence[ServiceUsage]"]
 
@@ -35,18 +45,36 @@ def make_rightsize_command(load_usage: UsageLoader) -> click.Command:
     @click.option(
         "--format",
         "fmt",
-        type=click.Choice(["table", "json", "csv"]),
+        type=click.Choice(FORMAT_NAMES),
         default="table",
         show_default=True,
+        help="compose: a docker compose override; kubernetes: strategic-merge patches.",
+    )
+    @click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        help="Write to this file (kubernetes: this folder, one patch per workload).",
     )
     @click.pass_obj
-    def rightsize_command(app: AppContext, as_of: datetime | None, fmt: str) -> None:
+    def rightsize_command(
+        app: AppContext, as_of: datetime | None, fmt: str, out: Path | None
+    ) -> None:
         """CPU, memory and replica recommendations from usage over the lookback."""
-        from jobs.planning import render_recommendations, run_rightsize
+        from jobs.exports.rightsize_formats import find
+        from jobs.planning import run_rightsize
 
+        render = find(fmt)
+        if out is not None:
+            check_writable_target(out, directory=fmt in DIRECTORY_FORMATS)
         instant = as_of or now_utc()
         usage = load_usage(app, instant, float(app.config.rightsizing.lookback_days))
-        recommendations = run_rightsize(app.config, usage, instant)
-        click.echo(render_recommendations(recommendations, instant, fmt))
+        rendered = render(run_rightsize(app.config, usage, instant), app.config, instant)
+        if out is None:
+            click.echo(rendered.stream, nl=False)
+            return
+        for name, path in write_rendered(rendered, out):
+            click.echo(f"wrote {path}")
+            if rendered.apply is not None:
+                click.echo(f"  apply with: {rendered.apply(name, str(path))}")
 
     return rightsize_command
