@@ -93,6 +93,7 @@ def _register_commands() -> None:
     from jobs.commands import (
         budget,
         demo,
+        export,
         forecast,
         ingest,
         plan,
@@ -112,6 +113,7 @@ def _register_commands() -> None:
         *schedule.COMMANDS,
         *publish.COMMANDS,
         *report.COMMANDS,
+        *export.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)

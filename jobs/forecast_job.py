@@ -427,3 +427,54 @@ def stored_projection(engine: Engine, before: datetime) -> pd.DataFrame:
     frame["day"] = pd.to_datetime(frame["day"].astype(np.int64), unit="s", utc=True)
     frame["run_as_of"] = pd.to_datetime(frame["run_as_of"].astype(np.int64), unit="s", utc=True)
     return frame
+
+
+@dataclass(frozen=True)
+class StoredRunway:
+    """The runway table of one stored forecast run."""
+
+    as_of: datetime
+    created_at: datetime
+    rows: tuple[ForecastRow, ...]
+
+
+def latest_runway(engine: Engine, before: datetime) -> StoredRunway | None:
+    """The crossings of the latest run stored with an as-of strictly before ``before``."""
+    run_id = _latest_run_before(engine, before, None)
+    if run_id is None:
+        return None
+    t = _tables()
+    crossings, series, runs = t["forecast_crossings"], t["series"], t["forecast_runs"]
+    with engine.connect() as connection:
+        as_of, created_at = connection.execute(
+            select(runs.c.as_of, runs.c.created_at).where(runs.c.id == run_id)
+        ).one()
+        found = connection.execute(
+            select(series.c.service, series.c.metric, crossings)
+            .join(series, series.c.id == crossings.c.series_id)
+            .where(crossings.c.run_id == run_id)
+            .order_by(series.c.service, series.c.metric, crossings.c.level, crossings.c.scenario)
+        ).mappings()
+
+        def day(text: str | None) -> date | None:
+            return None if text is None else date.fromisoformat(text)
+
+        rows = tuple(
+            ForecastRow(
+                r["service"],
+                r["metric"],
+                r["level"],
+                r["threshold"],
+                r["duration_minutes"],
+                r["scenario"],
+                day(r["expected"]),
+                day(r["earliest"]),
+                day(r["latest"]),
+                r["runway_days"],
+                bool(r["already_exceeded"]),
+            )
+            for r in found
+        )
+    return StoredRunway(
+        datetime.fromtimestamp(as_of, UTC), datetime.fromtimestamp(created_at, UTC), rows
+    )

@@ -260,7 +260,42 @@ def run_forecast(engine: Engine, config: Config, as_of: datetime) -> Outcome:
             failures[:3]
         )
         return ledger.FAILED, outputs
-    return (ledger.PARTIAL if failures else ledger.SUCCEEDED), outputs
+    exported = export_runway(engine, config, as_of)
+    if exported is not None:
+        outputs["prometheus"] = exported
+    problem = failures or (exported or "").startswith("failed")
+    return (ledger.PARTIAL if problem else ledger.SUCCEEDED), outputs
+
+
+def export_runway(engine: Engine, config: Config, as_of: datetime) -> str | None:
+    """Writes and pushes the fresh forecast's gauges (``publish.prometheus``), if configured.
+
+    A failed export does not undo the forecast: it is recorded, and the next
+    forecast exports again.
+    """
+    settings = config.publish.prometheus
+    if settings is None:
+        return None
+    from jobs.exports.runway_metrics import push, runway_exposition, write_textfile
+
+    done = []
+    try:
+        text, _notes = runway_exposition(engine, config, as_of + timedelta(seconds=1))
+        if settings.textfile is not None:
+            write_textfile(settings.textfile, text)
+            done.append(f"wrote {settings.textfile}")
+        if settings.pushgateway_url is not None:
+            push(
+                settings.pushgateway_url,
+                settings.job,
+                text,
+                timeout=settings.timeout_seconds,
+                max_attempts=settings.max_attempts,
+            )
+            done.append(f"pushed to {settings.pushgateway_url}")
+    except (CapplanError, OSError) as exc:
+        return f"failed: {error_text(exc)}" + (f" (after: {'; '.join(done)})" if done else "")
+    return "; ".join(done)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from jobs.config import Config, runbook_config
 pytest_plugins = [
     "tests.servers.postgres",
     "tests.servers.prometheus",
+    "tests.servers.pushgateway",
     "tests.servers.seaweedfs",
     "tests.servers.smtp",
 ]

@@ -421,6 +421,8 @@ class FaultServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 self._serve(self.rfile.read(length))
 
+            do_PUT = do_POST  # noqa: N815 (a Pushgateway push; the name is http.server's)
+
             def _serve(self, payload: bytes) -> None:
                 query = self.path.partition("?")[2]
                 raw = parse_qs(query) | parse_qs(payload.decode("utf-8", "replace"))
