@@ -91,6 +91,7 @@ def config_validate(path: Path) -> None:
 
 def _register_commands() -> None:
     from jobs.commands import (
+        alerts,
         budget,
         demo,
         export,
@@ -114,6 +115,7 @@ def _register_commands() -> None:
         *publish.COMMANDS,
         *report.COMMANDS,
         *export.COMMANDS,
+        *alerts.COMMANDS,
     )
     for command in commands:
         cli.add_command(command)
