@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from forecasting.rightsizing import Recommendation
 from jobs.config import Config
-from jobs.forecast_job import forecast_fleet
+from jobs.exports import compose, prometheus_metrics
+from jobs.exports.alert_rules import RULES_FILENAME, alert_rules
+from jobs.exports.sizing import per_service
+from jobs.files import atomic_write
+from jobs.forecast_job import ForecastRow, forecast_fleet
 from jobs.ingest import IngestSummary, store_frame
 from jobs.planning import (
     budget_bytes,
@@ -75,8 +80,9 @@ def run_demo(
     lookback = float(config.rightsizing.lookback_days)
     usage = load_usage(engine, config, end, lookback)
     demand = formula_demand(engine, end, lookback)
+    recommendations = run_rightsize(config, usage, end, demand)
     say("")
-    say(render_recommendations(run_rightsize(config, usage, end, demand), end, "table"))
+    say(render_recommendations(recommendations, end, "table"))
 
     year = end.year + 1
     plan_budget = build_budget(config, year, end.date())
@@ -86,6 +92,9 @@ def run_demo(
         result.outputs.append(target)
     say("")
     say(f"Budget for {year}: " + ", ".join(str(p) for p in result.outputs[-2:]))
+    applied = write_apply_ready(config, fleet.rows, recommendations, end, out_dir)
+    result.outputs.extend(applied)
+    say("Apply-ready: " + ", ".join(str(p) for p in applied))
     say("")
     say("Rendering the review reports of the last full month, quarter and year ...")
     result.outputs.extend(write_latest_reports(engine, config, out_dir, end, fleet=fleet, say=say))
@@ -93,3 +102,27 @@ def run_demo(
         engine, run_id, ledger.SUCCEEDED, outputs={"outputs": [str(p) for p in result.outputs]}
     )
     return result
+
+
+def write_apply_ready(
+    config: Config,
+    rows: Sequence[ForecastRow],
+    recommendations: Sequence[Recommendation],
+    as_of: datetime,
+    out_dir: Path,
+) -> list[Path]:
+    """The Compose override, the runway metrics and the alert rules, beside the PDFs."""
+    sizings = per_service(recommendations, config.costs.currency)
+    files = {
+        compose.DEFAULT_FILENAME: compose.compose_override(
+            sizings, as_of, config.rightsizing.limit_headroom
+        ),
+        prometheus_metrics.DEFAULT_FILENAME: prometheus_metrics.exposition(rows, sizings, as_of),
+        RULES_FILENAME: alert_rules(config).text,
+    }
+    written = []
+    for name, text in files.items():
+        path = out_dir / name
+        atomic_write(path, text.encode())
+        written.append(path)
+    return written

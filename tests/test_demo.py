@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
@@ -27,3 +28,17 @@ def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:
     budget = load_workbook(out / "capacity-budget-2027.xlsx")
     assert "Summary" in budget.sheetnames
     assert (out / "capacity-budget-2027.csv").read_text().startswith("year,scenario")
+    # The three review PDFs it promises, and the apply-ready files beside them.
+    pdfs = sorted(p.name for p in out.glob("*.pdf"))
+    assert pdfs == [
+        "capacity-annual-2025.pdf",
+        "capacity-monthly-2026-10.pdf",
+        "capacity-quarterly-2026-Q3.pdf",
+    ], pdfs
+    override = yaml.safe_load((out / "docker-compose.capplan.yml").read_text())
+    assert "frontend" in override["services"]
+    metrics = (out / "capplan.prom").read_text()
+    assert 'capplan_runway_days{service="backend",metric="cpu_percent"' in metrics
+    rules = yaml.safe_load((out / "capplan-rules.yml").read_text())
+    assert [g["name"] for g in rules["groups"]] == ["capplan-runway"]
+    assert "Apply-ready: " in text

@@ -228,3 +228,55 @@ def test_out_in_a_missing_folder_is_refused_before_any_work(
     )
     assert "does not exist" in output
     assert "Traceback" not in output
+
+
+def readme_block(language: str, containing: str) -> str:
+    import re
+
+    from tests.conftest import repo_path
+
+    blocks: list[str] = re.findall(
+        rf"```{language}\n(.*?)```", repo_path("README.md").read_text(), flags=re.S
+    )
+    return next(block for block in blocks if containing in block)
+
+
+def test_the_readme_compose_example_runs_verbatim(
+    capplan: Capplan, database_url: str, config: Config, tmp_path: Path
+) -> None:
+    import shlex
+    import textwrap
+
+    import numpy as np
+    import pandas as pd
+
+    from jobs.ingest import store_frame
+    from jobs.store import open_store
+
+    # The README's command sizes as of now: usage over the last 30 days.
+    now = pd.Timestamp.now(tz="UTC").floor("5min")
+    index = pd.date_range(now - pd.Timedelta(days=30), now, freq="5min", inclusive="left")
+    values = 35.0 + np.random.default_rng(4).normal(0, 1.0, len(index))
+    frame = pd.DataFrame(
+        {"timestamp": index, "service": "frontend", "metric": "memory_percent", "value": values}
+    )
+    store_frame(open_store(database_url), config, frame)
+    block = textwrap.dedent(readme_block("sh", "capplan rightsize --format compose"))
+    command, apply = block.strip().splitlines()
+    argv = shlex.split(command)
+    assert argv[0] == "capplan"
+    result = capplan(*argv[1:])  # the working directory is tmp_path
+    written = tmp_path / argv[argv.index("--out") + 1]
+    assert check_compose_schema(written).returncode == 0
+    assert apply in result.output
+
+
+def test_the_readme_prometheus_export_snippet_is_valid(tmp_path: Path) -> None:
+    from jobs.config import load_config
+    from tests.conftest import repo_path
+
+    path = tmp_path / "capplan.yaml"
+    snippet = readme_block("yaml", "pushgateway_url")
+    path.write_text(repo_path("examples", "runbook.yaml").read_text() + "\n" + snippet)
+    settings = load_config(path).publish.prometheus
+    assert settings is not None and settings.pushgateway_url == "http://pushgateway:9091"

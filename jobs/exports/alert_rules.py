@@ -23,6 +23,7 @@ from jobs.config import Config, PrometheusSource
 from jobs.reports.model import RED_DAYS
 
 GIB = 1024**3
+RULES_FILENAME = "capplan-rules.yml"
 _ALLOCATION_UNITS = {"cpu_cores": 1.0, "memory_gb": float(GIB), "storage_gb": float(GIB)}
 
 
