@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecasting.capacity import CapacityInputError, ceil_to_step
 from forecasting.costs import Allocation, CostModel
+from forecasting.human import human_number
 from forecasting.recommendation import Action, Evidence, Recommendation, change_cost
 from forecasting.rightsizing_settings import DEFAULT_RIGHTSIZING, RightsizingSettings
 from forecasting.usage_stats import BYTES_PER_GB, sizing_window, usage_percentiles
@@ -27,10 +28,10 @@ def _cpu_step_up(cores: float, settings: RightsizingSettings) -> float:
 
 
 def _fmt(value: float, unit: str) -> str:
+    text = human_number(value)
     if unit == "cores":
-        text = f"{value:.2f}".rstrip("0").rstrip(".") if value < 10 else f"{value:.1f}"
         return f"{text} {'core' if text == '1' else 'cores'}"
-    return f"{value:.2f}".rstrip("0").rstrip(".") + " GB"
+    return f"{text} GB"
 
 
 @dataclass(frozen=True)

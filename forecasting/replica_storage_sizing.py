@@ -19,6 +19,7 @@ from forecasting.capacity import (
     database,
 )
 from forecasting.costs import Allocation, CostModel
+from forecasting.human import human_number
 from forecasting.recommendation import Action, Recommendation, change_cost
 from forecasting.rightsizing_settings import DEFAULT_RIGHTSIZING, RightsizingSettings
 from forecasting.usage_stats import sizing_window
@@ -74,15 +75,17 @@ def rightsize_database_storage(
         target = ceil_to_step(needed, 1.0)
         action: Action = "increase"
         reason = (
-            f"the runbook formula for {agents:g} agents needs {needed:g} GB of storage, "
-            f"more than the {current:g} GB allocated"
+            f"the runbook formula for {human_number(agents)} agents needs "
+            f"{human_number(needed)} GB of storage, "
+            f"more than the {human_number(current)} GB allocated"
         )
     else:
         target = current
         action = "keep"
         reason = (
-            f"the runbook formula for {agents:g} agents needs {needed:g} GB of storage; "
-            f"{current:g} GB are allocated (volumes are not shrunk)"
+            f"the runbook formula for {human_number(agents)} agents needs "
+            f"{human_number(needed)} GB of storage; "
+            f"{human_number(current)} GB are allocated (volumes are not shrunk)"
         )
     delta = change_cost(allocation, "storage", current, target, costs)
     return Recommendation(

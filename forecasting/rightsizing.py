@@ -61,6 +61,7 @@ from forecasting.capacity import (
 )
 from forecasting.costs import Allocation, CostModel
 from forecasting.cpu_memory_sizing import rightsize_cpu, rightsize_memory
+from forecasting.human import human_number
 from forecasting.recommendation import Action, Evidence, Recommendation, ResourceName, Unit
 from forecasting.replica_storage_sizing import rightsize_database_storage, rightsize_replicas
 from forecasting.rightsizing_settings import DEFAULT_RIGHTSIZING, RightsizingSettings
@@ -150,10 +151,11 @@ def rightsize(
             floor, note = 0.0, "the runbook formula"
             if service == roles.database and demand.agents is not None:
                 floor = database(demand.agents, capacity).memory_gb
-                note = f"the runbook's database formula for {demand.agents:g} agents"
+                note = f"the runbook's database formula for {human_number(demand.agents)} agents"
             elif service == roles.cache and demand.peak_users is not None:
                 floor = redis_memory_gb(demand.peak_users, capacity)
-                note = f"the runbook's Redis formula for {demand.peak_users:g} peak users"
+                users = human_number(demand.peak_users)
+                note = f"the runbook's Redis formula for {users} peak users"
             out.append(
                 rightsize_memory(
                     service,

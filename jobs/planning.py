@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from forecasting.budget import Budget, Plan, budget, plan
+from forecasting.human import human_number
 from forecasting.rightsizing import FormulaDemand, Recommendation, ServiceUsage, rightsize
 from jobs.budget_export import budget_csv_bytes, budget_xlsx_bytes
 from jobs.config import Config
@@ -73,8 +74,8 @@ def render_recommendations(
                     r.service,
                     r.resource,
                     r.unit,
-                    f"{r.current:g}",
-                    f"{r.recommended:g}",
+                    repr(r.current),
+                    repr(r.recommended),
                     r.action,
                     f"{r.monthly_cost_delta:.2f}",
                     r.reason,
@@ -88,7 +89,8 @@ def render_recommendations(
     lines = [f"right-sizing as of {as_of.isoformat()}", header, "-" * len(header)]
     for r in recommendations:
         lines.append(
-            f"{r.service:<12} {r.resource:<9} {r.current:>9g} {r.recommended:>11g} "
+            f"{r.service:<12} {r.resource:<9} {human_number(r.current):>9} "
+            f"{human_number(r.recommended):>11} "
             f"{r.action:<9} {r.monthly_cost_delta:>+10.2f}  {r.reason}"
         )
     return "\n".join(lines)

@@ -184,7 +184,7 @@ def test_database_and_redis_use_the_runbook_formulas_as_floors() -> None:
     by_key = {(r.service, r.resource): r for r in recs}
     postgres_memory = by_key[("postgres", "memory")]
     assert (postgres_memory.action, postgres_memory.recommended) == ("increase", 6.0)
-    assert "database formula for 2000 agents" in postgres_memory.reason
+    assert "database formula for 2,000 agents" in postgres_memory.reason
     storage = by_key[("postgres", "storage")]
     assert (storage.action, storage.recommended) == ("increase", 3.0)
     # Redis: formula floor 1 GB; 1 GB used of 2 GB is 50%, not below the trigger.
