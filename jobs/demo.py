@@ -15,8 +15,9 @@ from jobs.exports import compose, prometheus_metrics
 from jobs.exports.alert_rules import RULES_FILENAME, alert_rules
 from jobs.exports.sizing import per_service
 from jobs.files import atomic_write
-from jobs.forecast_job import ForecastRow, forecast_fleet
+from jobs.forecast_job import ForecastRow, ensure_forecast_at, forecast_fleet
 from jobs.ingest import IngestSummary, store_frame
+from jobs.periods import KINDS, last_full_period
 from jobs.planning import (
     budget_bytes,
     budget_filename,
@@ -96,6 +97,9 @@ def run_demo(
     result.outputs.extend(applied)
     say("Apply-ready: " + ", ".join(str(p) for p in applied))
     say("")
+    say("Forecasting as of each period's start, to compare its projections with what happened ...")
+    for kind in KINDS:
+        ensure_forecast_at(engine, config, last_full_period(kind, end).start)
     say("Rendering the review reports of the last full month, quarter and year ...")
     result.outputs.extend(write_latest_reports(engine, config, out_dir, end, fleet=fleet, say=say))
     ledger.finish_run(

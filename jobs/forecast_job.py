@@ -280,6 +280,28 @@ def forecast_fleet(
     return fleet
 
 
+def ensure_forecast_at(
+    engine: Engine, config: Config, as_of: datetime, *, workers: int | None = None
+) -> FleetForecast | None:
+    """Store a forecast as of exactly ``as_of`` unless one is stored already.
+
+    What a report compares its period with is the forecast as of the period's
+    start; the demo and report backfills make it, so the first report already
+    shows projections against actuals. Nothing stored before ``as_of``: None.
+    """
+    runs = _tables()["forecast_runs"]
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(runs.c.id).where(runs.c.as_of == int(as_of.timestamp())).limit(1)
+        ).first()
+    if found is not None:
+        return None
+    try:
+        return forecast_fleet(engine, config, as_of, workers=workers, store=True)
+    except NoDataError:
+        return None
+
+
 def _tables() -> dict[str, Any]:
     return SQLModel.metadata.tables
 

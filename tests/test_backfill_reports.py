@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from jobs.config import runbook_config
@@ -25,6 +26,16 @@ def test_backfill_regenerates_each_period_as_of_its_end(
     ]
     november = pdftotext(tmp_path / staged[1])
     assert "2025-11" in november or "November 2025" in november
+    # The backfill stored the forecast as of each month's start, so each report
+    # compares what was projected for the month with what happened.
+    assert "No forecast was stored before this period began" not in november
+    assert "The forecast stored as of 2025-11-01 00:00 UTC" in november
+    assert re.search(r"backend\s+cpu_percent \(10[^\n]*moderate\s+\d+\s+[\d.]+", november)
+    assert "Peaks: the highest projected median" in november
+    assert (
+        "Crossings against the forecast" in november
+        or "No threshold was forecast to be crossed in this period, and none was." in november
+    )
 
 
 def test_backfill_email_needs_publish(capplan: Capplan) -> None:

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from jobs.cli import cli
+from tests.report_support import pdftotext
 
 
 def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:
@@ -42,3 +43,8 @@ def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:
     rules = yaml.safe_load((out / "capplan-rules.yml").read_text())
     assert [g["name"] for g in rules["groups"]] == ["capplan-runway"]
     assert "Apply-ready: " in text
+    # Growth versus projections is filled in from the first report: the demo stored
+    # the forecast as of the month's start.
+    monthly = pdftotext(out / "capacity-monthly-2026-10.pdf")
+    assert "No forecast was stored before this period began" not in monthly
+    assert "The forecast stored as of 2026-10-01 00:00 UTC" in monthly

@@ -147,7 +147,7 @@ def test_growth_versus_previous_projections(monthly: tuple[RenderedReport, Path]
     text = pdftotext(pdf)
     section = text[text.index("Growth versus projections\n", 2000) :]
     assert "The forecast stored as of 2025-12-01 00:00 UTC" in section
-    assert re.search(r"backend\s+cpu_percent\s+moderate\s+\d+\s+\d", section)
+    assert re.search(r"backend\s+cpu_percent \(\d+[^\n]*moderate\s+\d+\s+\d", section)
 
 
 def test_traffic_lights_follow_the_runway(monthly: tuple[RenderedReport, Path]) -> None:

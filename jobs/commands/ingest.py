@@ -185,6 +185,7 @@ def _backfill_reports(
     email: bool,
 ) -> list[str]:
     from jobs.delivery import backfill_reports, staged_directory
+    from jobs.forecast_job import ensure_forecast_at
     from jobs.periods import periods_between
 
     periods = [p for kind in kinds for p in periods_between(kind, start, end)]
@@ -196,6 +197,8 @@ def _backfill_reports(
     done = []
     with progress(len(periods), "reports", "reports") as bar:
         for period in periods:
+            # What the report compares its period with: the forecast as of its start.
+            ensure_forecast_at(app.engine(), app.config, period.start)
             bundles = backfill_reports(
                 app.engine(), app.config, [period], env=os.environ, publish=publish, email=email
             )

@@ -301,7 +301,7 @@ def _accuracy(
     registry: dict[tuple[str, str], SeriesInfo],
     period: ReportPeriod,
 ) -> Accuracy:
-    from jobs.forecast_job import stored_projection
+    from jobs.forecast_job import latest_runway, stored_projection
 
     projection = stored_projection(engine, period.start + timedelta(seconds=1))
     if projection.empty:
@@ -309,21 +309,24 @@ def _accuracy(
     start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
     inside = projection[(projection["day"] >= start) & (projection["day"] < end)]
     run_as_of = pd.Timestamp(projection["run_as_of"].iloc[0]).to_pydatetime()
+    stored = latest_runway(engine, period.start + timedelta(seconds=1))
+    runway = stored.rows if stored is not None else ()
+    keys = {
+        (str(s), str(m), int(d))
+        for s, m, d in inside[["service", "metric", "duration_minutes"]].itertuples(index=False)
+    } | {(r.service, r.metric, r.duration_minutes) for r in runway}
     actual: dict[tuple[str, str, int], pd.Series] = {}
-    for service, metric, duration in sorted(
-        {
-            (str(s), str(m), int(d))
-            for s, m, d in inside[["service", "metric", "duration_minutes"]].itertuples(index=False)
-        }
-    ):
+    for service, metric, duration in sorted(keys):
         info = registry.get((service, metric))
         if info is None:
             continue
         actual[(service, metric, duration)] = read_peaks(
             engine, info.id, "day", duration, int(start.timestamp()), int(end.timestamp())
         )
-    rows = sections.accuracy_rows(inside, actual, config.rightsizing.growth_scenario)
-    return Accuracy(run_as_of, rows)
+    scenario = config.rightsizing.growth_scenario
+    rows = sections.accuracy_rows(inside, actual, scenario)
+    checks = sections.crossing_checks(runway, actual, start.date(), end.date(), scenario)
+    return Accuracy(run_as_of, rows, checks)
 
 
 def _profiles(

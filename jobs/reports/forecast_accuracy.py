@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from jobs.reports.model import AccuracyRow
+from jobs.forecast_job import ForecastRow
+from jobs.reports.model import AccuracyRow, CrossingCheck
 
 
 def accuracy_rows(
@@ -67,9 +69,52 @@ def accuracy_rows(
                 inside,
                 _growth(median[0], median[-1]) if len(median) > 1 else None,
                 _growth(seen[0], seen[-1]) if len(seen) > 1 else None,
+                float(np.max(part["median"].to_numpy())),
+                float(peaks.max()),
+                duration,
             )
         )
     return tuple(rows)
+
+
+def crossing_checks(
+    runway: Sequence[ForecastRow],
+    actual: Mapping[tuple[str, str, int], pd.Series],
+    start: date,
+    end: date,
+    scenario: str,
+) -> tuple[CrossingCheck, ...]:
+    """Crossings forecast for [start, end) or seen in it, under ``scenario`` (else organic).
+
+    A threshold already exceeded when the forecast was made is left out: there
+    was no crossing left to forecast.
+    """
+    has_planning = {(r.service, r.metric) for r in runway if r.scenario == scenario}
+    checks = []
+    for row in runway:
+        wanted = scenario if (row.service, row.metric) in has_planning else "organic"
+        if row.scenario != wanted or row.already_exceeded:
+            continue
+        peaks = actual.get((row.service, row.metric, row.duration_minutes))
+        crossed = None
+        if peaks is not None and not peaks.empty:
+            over = peaks[peaks > row.threshold]
+            crossed = over.index[0].date() if not over.empty else None
+        forecast_inside = row.expected is not None and start <= row.expected < end
+        if crossed is None and not forecast_inside:
+            continue
+        checks.append(
+            CrossingCheck(
+                row.service,
+                row.metric,
+                row.level,
+                row.threshold,
+                row.scenario,
+                row.expected,
+                crossed,
+            )
+        )
+    return tuple(checks)
 
 
 def _growth(first: float, last: float) -> float | None:

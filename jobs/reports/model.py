@@ -7,6 +7,7 @@ escaped by the templates.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -108,12 +109,42 @@ class AccuracyRow:
     within_band: int
     projected_growth_percent: float | None
     actual_growth_percent: float | None
+    #: Highest projected median and highest daily sustained peak within the period.
+    projected_peak: float = math.nan
+    actual_peak: float = math.nan
+    duration_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class CrossingCheck:
+    """A threshold crossing forecast for the period, or one that happened in it."""
+
+    service: str
+    metric: str
+    level: str
+    threshold: float
+    scenario: str
+    forecast: date | None
+    actual: date | None
+
+    @property
+    def verdict(self) -> str:
+        if self.actual is None:
+            return "forecast, did not cross"
+        if self.forecast is None:
+            return "crossed, not forecast within the horizon"
+        days = (self.actual - self.forecast).days
+        if days == 0:
+            return "on the forecast day"
+        count = f"{abs(days)} day{'s' if abs(days) != 1 else ''}"
+        return f"{count} {'earlier' if days < 0 else 'later'} than forecast"
 
 
 @dataclass(frozen=True)
 class Accuracy:
     run_as_of: datetime | None
     rows: tuple[AccuracyRow, ...]
+    crossings: tuple[CrossingCheck, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ and templates.
 from __future__ import annotations
 
 from jobs.reports.dr_capacity import dr_row
-from jobs.reports.forecast_accuracy import accuracy_rows
+from jobs.reports.forecast_accuracy import accuracy_rows, crossing_checks
 from jobs.reports.formatting import fmt_days, fmt_number, threshold_text
 from jobs.reports.growth_alerts import increase_alerts, sort_alerts, threshold_alerts
 from jobs.reports.performance_results import PerformanceFormatError, parse_performance
@@ -24,6 +24,7 @@ __all__ = [
     "WEEKDAYS",
     "PerformanceFormatError",
     "accuracy_rows",
+    "crossing_checks",
     "dr_row",
     "fmt_days",
     "fmt_number",
