@@ -87,13 +87,21 @@ def _capacity_at(
         history = mine[mine["resource"] == name].sort_values("effective_from")
         if history.empty:
             return pd.Series(np.nan, index=timestamps.index)
+        # merge_asof refuses keys of different resolutions (a source's ns against the
+        # store's us), so both sides are brought to nanoseconds.
         probe = pd.DataFrame(
-            {"timestamp": timestamps.to_numpy(), "order": np.arange(len(timestamps))}
+            {
+                "timestamp": timestamps.dt.as_unit("ns").reset_index(drop=True),
+                "order": np.arange(len(timestamps)),
+            }
         )
         probe = probe.sort_values("timestamp")
+        steps = history[["effective_from", "value"]].assign(
+            effective_from=history["effective_from"].dt.as_unit("ns")
+        )
         merged = pd.merge_asof(
             probe,
-            history[["effective_from", "value"]],
+            steps,
             left_on="timestamp",
             right_on="effective_from",
             direction="backward",

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
+from sqlalchemy import Engine
 
-from jobs.config import runbook_config_text
-from tests.conftest import Capplan
+from jobs.config import Config, load_config, runbook_config_text
+from jobs.errors import CapplanError
+from jobs.scheduler import Outcome, Runners, run_due
+from jobs.store import open_store
+from tests.conftest import Capplan, repo_path
 from tests.servers.prometheus import FaultServer, Forward, Hang, PrometheusServer, unavailable
 
 
@@ -164,3 +170,111 @@ def test_backfill_killed_mid_run_resumes_without_loss_or_duplicates(
     pd.testing.assert_frame_equal(actual, expected.reset_index(drop=True), check_dtype=False)
     # The re-run did not start over: it asked only for what was missing.
     assert "prometheus cpu_percent" in output
+
+
+# --------------------------------------------------------------------------- README templates
+
+
+def forecast_elsewhere(engine: Engine, config: Config, moment: datetime) -> Outcome:
+    raise CapplanError("the forecast is tested elsewhere")
+
+
+def quiet_runners() -> Runners:
+    """Real ingest; the forecast fails on purpose so no report is rendered after it."""
+    return Runners(forecast=forecast_elsewhere)
+
+
+def readme_prometheus_source() -> dict[str, Any]:
+    """The ``sources.prometheus`` block of the README's configuration example, verbatim."""
+    readme = repo_path("README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    sources = [
+        yaml.safe_load(block)["sources"]["prometheus"]
+        for block in blocks
+        if "sources:" in block and "prometheus:" in block
+    ]
+    assert len(sources) == 1, "the README shows one sources.prometheus example"
+    source: dict[str, Any] = sources[0]
+    return source
+
+
+def readme_config(tmp_path: Path, url: str, server: PrometheusServer) -> Path:
+    """The runbook configuration with the README's Prometheus source, pointed at ``url``."""
+    data = yaml.safe_load(runbook_config_text())
+    source = readme_prometheus_source()
+    assert set(source["queries"]) == {"cpu_cores", "memory_bytes"}
+    data["sources"] = {"prometheus": {**source, "url": url, "timeout_seconds": 5}}
+    assert server.service_label == "service"  # the README relies on the default label
+    path = tmp_path / "readme-prometheus.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def expected_percent(server: PrometheusServer, start: datetime, end: datetime) -> pd.DataFrame:
+    """The README templates' answers over [start, end] as percent of the runbook allocations."""
+    totals = {  # per-replica allocation x replicas in jobs/runbook.yaml
+        ("backend", "cpu_cores"): 2 * 2.0,
+        ("frontend", "cpu_cores"): 1 * 2.0,
+        ("postgres", "cpu_cores"): 2.0,
+        ("backend", "memory_bytes"): 4 * 2.0 * 2**30,
+        ("frontend", "memory_bytes"): 2 * 2.0 * 2**30,
+        ("postgres", "memory_bytes"): 4.0 * 2**30,
+    }
+    usage = server.usage
+    usage = usage[
+        (usage["timestamp"] >= pd.Timestamp(start)) & (usage["timestamp"] <= pd.Timestamp(end))
+    ]
+    total = [totals[(s, m)] for s, m in zip(usage["service"], usage["metric"], strict=True)]
+    stored_as = usage["metric"].map({"cpu_cores": "cpu_percent", "memory_bytes": "memory_percent"})
+    frame = usage.assign(metric=stored_as, value=100.0 * usage["value"] / np.array(total))
+    return frame.sort_values(["metric", "timestamp", "service"], ignore_index=True)
+
+
+def assert_stored_as_percent(database_url: str, expected: pd.DataFrame) -> None:
+    actual = stored(database_url)
+    assert len(actual) == len(expected) > 0
+    pd.testing.assert_frame_equal(
+        actual[["timestamp", "service", "metric"]],
+        expected[["timestamp", "service", "metric"]],
+        check_dtype=False,
+    )
+    np.testing.assert_allclose(actual["value"], expected["value"], rtol=1e-12, atol=0)
+
+
+def test_readme_templates_ingest_absolute_usage_as_percent(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = readme_config(tmp_path, server.base_url, server)
+    start, end = server.start, server.start + timedelta(days=2)
+    out = capplan(
+        "ingest", "--prometheus", "--since", iso(start), "--until", iso(end), config=config
+    )
+    assert "prometheus cpu_cores" in out.output and "prometheus memory_bytes" in out.output
+    assert_stored_as_percent(database_url, expected_percent(server, start, end))
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        assert db.execute("SELECT status FROM job_runs").fetchall() == [("succeeded",)]
+
+
+def test_readme_templates_backfill(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = readme_config(tmp_path, server.base_url, server)
+    start, end = server.start + timedelta(days=1), server.start + timedelta(days=3)
+    capplan("backfill", "--from", iso(start), "--to", iso(end), config=config)
+    assert_stored_as_percent(database_url, expected_percent(server, start, end))
+
+
+def test_readme_templates_in_run_due(
+    tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = load_config(readme_config(tmp_path, server.base_url, server))
+    engine = open_store(database_url)
+    now = server.start + timedelta(days=3, minutes=1)  # just after an ingest fire
+    report = run_due(engine, config, now=now, env={}, runners=quiet_runners())
+    ingest = [o for o in report.outcomes if o.job == "ingest"]
+    assert [o.status for o in ingest] == ["succeeded"], ingest
+    # The first scheduled pull reaches raw_retention_days back: the whole history so far.
+    assert_stored_as_percent(database_url, expected_percent(server, server.start, now))

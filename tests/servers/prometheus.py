@@ -9,7 +9,10 @@ Load as a pytest plugin (``pytest_plugins = ["tests.servers.prometheus"]``). Fix
     (metric -> PromQL template using ``{service_label}``), ``samples`` (every
     finite generated sample), ``non_finite`` (the NaN/Inf samples written on
     purpose), ``start``/``end`` (first and last sample instant, UTC) and
-    ``step_seconds``.
+    ``step_seconds``. The TSDB also holds ``CONTAINER_DAYS`` of cAdvisor-style
+    series (``container_cpu_usage_seconds_total``, a counter sampled every
+    minute, and ``container_memory_working_set_bytes``) for the README's query
+    templates; ``usage`` holds what those templates must return.
 
 ``fault_server`` (function)
     A ``FaultServer``: a loopback HTTP server that answers ``/api/v1/*`` with a
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -63,6 +66,9 @@ __all__ = [
 
 HISTORY_START = datetime(2024, 10, 1, tzinfo=UTC)
 HISTORY_DAYS = 92
+#: Days of cAdvisor-style container series, from HISTORY_START.
+CONTAINER_DAYS = 7
+COUNTER_STEP_SECONDS = 60
 STEP_SECONDS = 300
 SERVICE_LABEL = "service"
 SERVICES = ("backend", "frontend", "postgres")
@@ -96,8 +102,61 @@ def _series_values(
     return np.round(raw, 3)
 
 
-def generate_history(path: Path, *, seed: int = 20241001) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the OpenMetrics backfill file; return (finite samples, non-finite samples)."""
+def _write_container_history(out: TextIO, rng: np.random.Generator) -> pd.DataFrame:
+    """cAdvisor-style series; returns what the README's templates evaluate to on the grid.
+
+    CPU use is constant within each step, a multiple of 1/64 core, so the counter
+    and ``rate(...[5m])`` at every grid instant are exact binary floats: the rate
+    at instant t is the use in the step ending at t. Memory is whole bytes.
+    """
+    start_s = int(HISTORY_START.timestamp())
+    blocks = CONTAINER_DAYS * 86400 // STEP_SECONDS
+    per_block = STEP_SECONDS // COUNTER_STEP_SECONDS
+    grid = start_s + np.arange(blocks + 1, dtype=np.int64) * STEP_SECONDS
+    minute_stamps = start_s + np.arange(blocks * per_block + 1, dtype=np.int64) * 60
+    cpu_levels = {"backend": (64, 192), "frontend": (16, 96), "postgres": (32, 112)}
+    memory_levels = {"backend": 1.5, "frontend": 0.75, "postgres": 2.5}  # GiB
+    expected: list[pd.DataFrame] = []
+    out.write("# HELP container_cpu_usage_seconds Generated container CPU time.\n")
+    out.write("# TYPE container_cpu_usage_seconds counter\n")
+    for service, (low, high) in cpu_levels.items():
+        cores = rng.integers(low, high, blocks) / 64.0
+        per_minute = np.repeat(cores * COUNTER_STEP_SECONDS, per_block)
+        counter = np.concatenate([[0.0], np.cumsum(per_minute)])
+        head = f'container_cpu_usage_seconds_total{{{SERVICE_LABEL}="{service}",container="app"}} '
+        out.writelines(
+            f"{head}{float(value)!r} {stamp}\n"
+            for value, stamp in zip(counter, minute_stamps, strict=True)
+        )
+        expected.append(
+            pd.DataFrame(
+                {"timestamp": grid[1:], "service": service, "metric": "cpu_cores", "value": cores}
+            )
+        )
+    out.write("# HELP container_memory_working_set_bytes Generated container memory.\n")
+    out.write("# TYPE container_memory_working_set_bytes gauge\n")
+    for service, gib in memory_levels.items():
+        noise = rng.normal(0.0, 0.1, grid.size)
+        memory = np.rint((gib + noise) * 2**30).astype(np.int64).astype(np.float64)
+        head = f'container_memory_working_set_bytes{{{SERVICE_LABEL}="{service}",container="app"}} '
+        out.writelines(
+            f"{head}{int(value)} {stamp}\n" for value, stamp in zip(memory, grid, strict=True)
+        )
+        expected.append(
+            pd.DataFrame(
+                {"timestamp": grid, "service": service, "metric": "memory_bytes", "value": memory}
+            )
+        )
+    return pd.concat(expected, ignore_index=True)
+
+
+def generate_history(
+    path: Path, *, seed: int = 20241001
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write the OpenMetrics backfill file.
+
+    Returns (finite samples, non-finite samples, container usage on the grid).
+    """
     rng = np.random.default_rng(seed)
     n = HISTORY_DAYS * 86400 // STEP_SECONDS
     start_s = int(HISTORY_START.timestamp())
@@ -139,16 +198,18 @@ def generate_history(path: Path, *, seed: int = 20241001) -> tuple[pd.DataFrame,
                         }
                     )
                 )
+        usage = _write_container_history(out, rng)
         out.write("# EOF\n")
     samples = pd.concat(frames, ignore_index=True)
     non_finite = pd.DataFrame(odd, columns=["timestamp", "service", "metric", "value"])
-    for frame in (samples, non_finite):
+    for frame in (samples, non_finite, usage):
         frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("int64"), unit="s", utc=True)
         frame["timestamp"] = frame["timestamp"].dt.as_unit("ns")
         frame["service"] = frame["service"].astype("str")
         frame["metric"] = frame["metric"].astype("str")
     samples = samples.sort_values(["metric", "timestamp", "service"], ignore_index=True)
-    return samples, non_finite
+    usage = usage.sort_values(["metric", "timestamp", "service"], ignore_index=True)
+    return samples, non_finite, usage
 
 
 # --------------------------------------------------------------------------- processes
@@ -213,6 +274,10 @@ class PrometheusServer:
     samples: pd.DataFrame
     #: The NaN/+Inf/-Inf samples that are also in the TSDB; a fetch must drop them.
     non_finite: pd.DataFrame
+    #: What ``sum by (service) (rate(container_cpu_usage_seconds_total[5m]))`` (metric
+    #: ``cpu_cores``) and ``sum by (service) (container_memory_working_set_bytes)``
+    #: (``memory_bytes``) return at each grid instant of the container history.
+    usage: pd.DataFrame
     start: datetime
     end: datetime
     step_seconds: int = STEP_SECONDS
@@ -234,7 +299,7 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
     data_dir = root / "data"
     data_dir.mkdir()
     history = root / "history.om"
-    samples, non_finite = generate_history(history)
+    samples, non_finite, usage = generate_history(history)
 
     created = subprocess.run(
         [
@@ -301,6 +366,7 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         },
         samples=samples,
         non_finite=non_finite,
+        usage=usage,
         start=stamps.min().to_pydatetime(),
         end=stamps.max().to_pydatetime(),
         pid=process.pid,
