@@ -227,7 +227,7 @@ def test_several_series_for_one_service_is_an_error(prometheus_server: Prometheu
         fetch_all(settings, "cpu_percent", prometheus_server.start, prometheus_server.end)
 
 
-def test_invalid_promql_from_real_prometheus_is_retried_then_a_query_error(
+def test_invalid_promql_from_real_prometheus_is_a_query_error_without_retries(
     prometheus_server: PrometheusServer,
 ) -> None:
     promql = "max by (service) (capplan_cpu_percent"
@@ -237,7 +237,9 @@ def test_invalid_promql_from_real_prometheus_is_retried_then_a_query_error(
         fetch_all(settings, "cpu_percent", prometheus_server.start, prometheus_server.end, stats)
     error = caught.value
     assert isinstance(error, SourceError)
-    assert stats.requests == error.attempts == settings.max_attempts
+    # HTTP 400 bad_data: the same query fails the same way on every attempt.
+    assert settings.max_attempts > 1
+    assert stats.requests == error.attempts == 1
     assert error.promql == promql
     assert promql in str(error)
     assert "bad_data" in str(error)
@@ -331,7 +333,26 @@ def test_bad_data_is_a_query_error_with_the_promql_and_prometheus_message(
     assert "max by (service) (capplan_cpu_percent)" in message
     assert '1:5: parse error: unexpected "}"' in message
     assert "'cpu_percent'" in message
-    assert len(fault_server.requests) == 2
+    assert len(fault_server.requests) == 1  # never retried: it cannot succeed
+
+
+def test_execution_error_is_not_retried(
+    prometheus_server: PrometheusServer, fault_server: FaultServer
+) -> None:
+    fault_server.script(
+        then=Respond(
+            422,
+            {
+                "status": "error",
+                "errorType": "execution",
+                "error": "found duplicate series for the match group",
+            },
+        )
+    )
+    settings = settings_for(fault_server.base_url, DAY_QUERIES, max_attempts=4)
+    with pytest.raises(PrometheusQueryError, match="duplicate series"):
+        fetch_all(settings, "cpu_percent", *one_day(prometheus_server))
+    assert len(fault_server.requests) == 1
 
 
 def test_429_honours_retry_after_within_the_backoff_cap(

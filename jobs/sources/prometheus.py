@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -70,8 +70,9 @@ COLUMNS: Final = ("timestamp", "service", "metric", "value")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
-# Error types Prometheus uses for a query it cannot run, as opposed to a server
-# that is overloaded or unreachable.
+# Error types Prometheus uses for a query it cannot run (400 bad_data, 422
+# execution), as opposed to a server that is overloaded or unreachable. The same
+# query fails the same way every time, so these are never retried.
 _QUERY_ERROR_TYPES: Final = frozenset({"bad_data", "execution"})
 
 ChunkCallback = Callable[[str, datetime, datetime, int], None]
@@ -204,16 +205,10 @@ class _Request:
 
 
 class _RetryableError(Exception):
-    """One failed attempt that tenacity may retry; converted to a public error at the end."""
+    """A transient failure that tenacity may retry; ends as ``PrometheusUnavailableError``."""
 
-    def __init__(
-        self,
-        kind: Literal["unavailable", "query"],
-        detail: str,
-        retry_after: float | None = None,
-    ) -> None:
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
         super().__init__(detail)
-        self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
 
@@ -394,13 +389,12 @@ def _query_with_retries(
                 stats.requests += 1
                 return _query_once(session, settings, request, attempts)
     except _RetryableError as failure:
-        if failure.kind == "query":
-            kind: type[PrometheusError] = PrometheusQueryError
-            problem = "Prometheus rejected the query"
-        else:
-            kind = PrometheusUnavailableError
-            problem = "Prometheus unavailable"
-        error = request.error(kind, problem, attempts=attempts, last_error=failure.detail)
+        error = request.error(
+            PrometheusUnavailableError,
+            "Prometheus unavailable",
+            attempts=attempts,
+            last_error=failure.detail,
+        )
         raise error from (failure.__cause__ or failure)
     raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
@@ -440,11 +434,9 @@ def _query_once(
         # POST keeps long PromQL out of URL length limits of proxies.
         response = session.post(request.url, data=form, timeout=settings.timeout_seconds)
     except requests.Timeout as exc:
-        raise _RetryableError(
-            "unavailable", f"no answer within {settings.timeout_seconds:g}s ({exc})"
-        ) from exc
+        raise _RetryableError(f"no answer within {settings.timeout_seconds:g}s ({exc})") from exc
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-        raise _RetryableError("unavailable", f"connection failed: {exc}") from exc
+        raise _RetryableError(f"connection failed: {exc}") from exc
     except requests.RequestException as exc:
         raise request.error(
             PrometheusUnavailableError,
@@ -463,9 +455,14 @@ def _query_once(
         error_type = str(body.get("errorType", ""))
         detail = f"HTTP {status}, {error_type or 'error'}: {body.get('error', '')}"
         if error_type in _QUERY_ERROR_TYPES:
-            raise _RetryableError("query", detail)
+            raise request.error(
+                PrometheusQueryError,
+                "Prometheus rejected the query",
+                attempts=attempt,
+                last_error=detail,
+            )
         if status >= 500 or status == 429 or error_type in ("timeout", "canceled"):
-            raise _RetryableError("unavailable", detail, _retry_after(response))
+            raise _RetryableError(detail, _retry_after(response))
         raise request.error(
             PrometheusUnavailableError,
             "Prometheus refused the request",
@@ -474,7 +471,7 @@ def _query_once(
         )
     if status >= 500 or status == 429:
         detail = f"HTTP {status} {response.reason}: {_snippet(response)}"
-        raise _RetryableError("unavailable", detail, _retry_after(response))
+        raise _RetryableError(detail, _retry_after(response))
     if status != 200:
         # Other 4xx answers (wrong path, missing credentials) will not heal on retry.
         raise request.error(
@@ -485,7 +482,7 @@ def _query_once(
         )
     if not isinstance(body, dict) or body.get("status") != "success":
         # Typically an HTML page from a proxy in front of a restarting Prometheus.
-        raise _RetryableError("unavailable", f"not a Prometheus API answer: {_snippet(response)}")
+        raise _RetryableError(f"not a Prometheus API answer: {_snippet(response)}")
     data = body.get("data")
     if not isinstance(data, dict) or data.get("resultType") != "matrix":
         result_type = data.get("resultType") if isinstance(data, dict) else None
