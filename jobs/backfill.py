@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from jobs.config import Config
-from jobs.ingest import IngestSummary, prometheus_settings, pull_prometheus
+from jobs.prometheus_pull import PullResult, prometheus_settings, pull_prometheus
 from jobs.sources.prometheus import ChunkCallback, plan_chunks
-from jobs.store.watermarks import get_watermark
 
 
 def backfill_source(start: datetime, end: datetime) -> str:
@@ -28,25 +27,19 @@ def backfill_ingest(
     start: datetime,
     end: datetime,
     *,
+    now: datetime | None = None,
     on_chunk: ChunkCallback | None = None,
-) -> list[IngestSummary]:
+) -> PullResult:
+    """Pulls ``[start, end]``; each series resumes after its last stored instant."""
     if end <= start:
         raise ValueError(f"--to ({end:%Y-%m-%d}) must be after --from ({start:%Y-%m-%d})")
-    settings = prometheus_settings(config)
-    source = backfill_source(start, end)
-
-    def start_of(metric: str) -> datetime:
-        mark = get_watermark(engine, source, metric)
-        return (
-            start if mark is None else datetime.fromtimestamp(mark + settings.step_seconds, tz=UTC)
-        )
-
     return pull_prometheus(
         engine,
         config,
-        settings,
-        start_of=start_of,
+        prometheus_settings(config),
+        source=backfill_source(start, end),
+        floor=start,
         until=end,
-        watermark_source=source,
+        now=now,
         on_chunk=on_chunk,
     )

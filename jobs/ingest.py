@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +13,11 @@ from sqlalchemy import Engine
 from jobs.config import Config
 from jobs.errors import CapplanError, InputFileError
 from jobs.sources.csv_file import parse_samples_csv
-from jobs.sources.prometheus import ChunkCallback, PrometheusSettings, fetch_range
 from jobs.store.allocations import allocation_history, seed_from_config
 from jobs.store.rollups import refresh_rollups, untouched_spans
 from jobs.store.samples import UpsertCounts, spans_of, upsert_samples
 from jobs.store.series import SeriesKey, ensure_series
-from jobs.store.watermarks import get_watermark, set_watermark
 
-PROMETHEUS_SOURCE = "prometheus"
 BYTES_PER_GB = 2**30  # allocations in "GB" follow Kubernetes' Gi: 2**30 bytes
 
 
@@ -209,102 +205,3 @@ def ingest_csv_files(
         )
         for path in paths
     ]
-
-
-def prometheus_settings(config: Config) -> PrometheusSettings:
-    source = config.sources.prometheus
-    if source is None or not source.queries:
-        raise CapplanError(
-            "sources.prometheus: no Prometheus source configured "
-            "(set sources.prometheus.url and one query per metric)"
-        )
-    return PrometheusSettings(
-        base_url=source.url,
-        service_label=source.service_label,
-        step_seconds=source.step_seconds,
-        timeout_seconds=source.timeout_seconds,
-        max_attempts=source.max_attempts,
-        queries=dict(source.queries),
-    )
-
-
-def pull_prometheus(
-    engine: Engine,
-    config: Config,
-    settings: PrometheusSettings,
-    *,
-    start_of: Callable[[str], datetime],
-    until: datetime,
-    watermark_source: str,
-    on_chunk: ChunkCallback | None = None,
-) -> list[IngestSummary]:
-    """Fetches every configured metric chunk by chunk, storing and marking each chunk.
-
-    The watermark moves only after a chunk is stored, so a crash loses at most
-    the chunk in flight and a re-run asks for it again.
-    """
-    summaries = []
-    for metric in sorted(settings.queries):
-        bounds: list[datetime] = []
-
-        def remember(
-            name: str,
-            chunk_start: datetime,
-            chunk_end: datetime,
-            rows: int,
-            bounds: list[datetime] = bounds,
-        ) -> None:
-            bounds[:] = [chunk_end]
-            if on_chunk is not None:
-                on_chunk(name, chunk_start, chunk_end, rows)
-
-        totals = UpsertCounts()
-        rows_read = rejected = 0
-        for frame in fetch_range(settings, metric, start_of(metric), until, on_chunk=remember):
-            known = frame["service"].isin(list(config.services))
-            rows_read += len(frame)
-            rejected += int((~known).sum())
-            totals = totals + store_frame(engine, config, frame[known])
-            set_watermark(engine, watermark_source, metric, int(bounds[0].timestamp()))
-        summaries.append(
-            IngestSummary(
-                f"prometheus {metric}",
-                rows_read,
-                totals.inserted,
-                totals.updated,
-                totals.unchanged,
-                rejected,
-            )
-        )
-    return summaries
-
-
-def ingest_prometheus(
-    engine: Engine,
-    config: Config,
-    *,
-    since: datetime | None,
-    until: datetime,
-    on_chunk: ChunkCallback | None = None,
-) -> list[IngestSummary]:
-    """Regular pull from ``since``, else each metric's watermark, else the retention window."""
-    settings = prometheus_settings(config)
-    default_start = until - timedelta(days=config.storage.raw_retention_days)
-
-    def start_of(metric: str) -> datetime:
-        if since is not None:
-            return since
-        mark = get_watermark(engine, PROMETHEUS_SOURCE, metric)
-        if mark is None:
-            return default_start
-        return datetime.fromtimestamp(mark + settings.step_seconds, tz=UTC)
-
-    return pull_prometheus(
-        engine,
-        config,
-        settings,
-        start_of=start_of,
-        until=until,
-        watermark_source=PROMETHEUS_SOURCE,
-        on_chunk=on_chunk,
-    )

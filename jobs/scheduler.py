@@ -240,10 +240,15 @@ def run_ingest(engine: Engine, config: Config, until: datetime) -> Outcome:
 def _pull(engine: Engine, config: Config, until: datetime) -> Outcome:
     if config.sources.prometheus is None:
         return SKIPPED, {"reason": "no sources.prometheus configured"}
-    from jobs.ingest import ingest_prometheus
+    from jobs.prometheus_pull import ingest_prometheus
 
-    summaries = ingest_prometheus(engine, config, since=None, until=until)
-    return ledger.SUCCEEDED, {"summaries": [s.line() for s in summaries]}
+    pulled = ingest_prometheus(engine, config, since=None, until=until)
+    outputs: dict[str, Any] = {"summaries": [s.line() for s in pulled.summaries]}
+    if pulled.notes:
+        outputs["notes"] = pulled.notes
+    if pulled.failures:
+        return ledger.FAILED, {**outputs, "error": pulled.error()}
+    return ledger.SUCCEEDED, outputs
 
 
 def run_forecast(engine: Engine, config: Config, as_of: datetime) -> Outcome:

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from sqlalchemy import Engine
 
+from jobs.backfill import backfill_source
 from jobs.config import Config, load_config, runbook_config_text
 from jobs.errors import CapplanError
 from jobs.scheduler import Outcome, Runners, run_due
@@ -98,7 +100,8 @@ def test_prometheus_down_is_retried_then_recorded(
             config=config,
             expect=1,
         )
-        assert len(fault.requests) == 2
+        # Each metric is tried (one failing metric does not stop the others), twice each.
+        assert len(fault.requests) == 2 * len(prometheus_server.queries)
     assert "Traceback" not in result.output
     assert fault.base_url in result.output
     with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
@@ -278,3 +281,188 @@ def test_readme_templates_in_run_due(
     assert [o.status for o in ingest] == ["succeeded"], ingest
     # The first scheduled pull reaches raw_retention_days back: the whole history so far.
     assert_stored_as_percent(database_url, expected_percent(server, server.start, now))
+
+
+# --------------------------------------------------------------------------- watermarks
+
+
+def series_marks(database_url: str, source: str = "prometheus") -> dict[str, int]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        rows = db.execute("SELECT key, ts FROM watermarks WHERE source = ?", (source,)).fetchall()
+    return {str(key): int(ts) for key, ts in rows}
+
+
+def last_stored(database_url: str) -> dict[str, int]:
+    """The newest stored instant of each series, keyed like the watermarks."""
+    frame = stored(database_url)
+    newest = frame.groupby(["metric", "service"], as_index=False)["timestamp"].max()
+    return {
+        f"{metric}/{service}": int(stamp.timestamp())
+        for metric, service, stamp in zip(
+            newest["metric"], newest["service"], newest["timestamp"], strict=True
+        )
+    }
+
+
+def ledger_rows(database_url: str) -> list[tuple[str, str, str | None]]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        return db.execute("SELECT job, status, error FROM job_runs ORDER BY id").fetchall()
+
+
+def test_future_until_is_clamped_and_the_watermark_is_the_last_stored_instant(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = prometheus_config(tmp_path, server.base_url, server)
+    since = server.end - timedelta(days=2)
+    future = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=90)
+    out = capplan(
+        "ingest", "--prometheus", "--since", iso(since), "--until", iso(future), config=config
+    )
+
+    assert f"--until: the end {iso(future)} is in the future: pulling up to now" in out.output
+    marks = series_marks(database_url)
+    assert marks == last_stored(database_url)
+    assert len(marks) == len(server.queries) * 3
+    # The last stored instant, at most one lookback after the last sample: not the future.
+    assert max(marks.values()) <= int(server.end.timestamp()) + 300
+
+    # The next regular pull resumes after the stored data, not after the requested end:
+    # Prometheus has nothing newer, so it is a failure and the watermarks stay.
+    later = server.end + timedelta(days=1)
+    again = capplan("ingest", "--prometheus", "--until", iso(later), config=config, expect=1)
+    asked_from = pd.Timestamp(min(marks.values()) + server.step_seconds, unit="s")
+    assert f"returned no series between {iso(asked_from)} and {iso(later)}" in again.output
+    assert series_marks(database_url) == marks
+
+
+def broken_queries(server: PrometheusServer) -> dict[str, str]:
+    return {
+        **server.queries,
+        # A misspelled metric name: valid PromQL that matches nothing.
+        "disk_percent": "max by ({service_label}) (capplan_disk_percnt)",
+        # Not PromQL at all: Prometheus answers 400 bad_data.
+        "error_rate_percent": "max by ({service_label}) (capplan_cpu_percent",
+    }
+
+
+def assert_failed_metrics_reported(output: str, database_url: str, job: str) -> None:
+    for promql in (
+        "max by (service) (capplan_disk_percnt)",
+        "max by (service) (capplan_cpu_percent",
+    ):
+        assert promql in output
+    warnings = [line for line in output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, output
+    assert "'disk_percent'" in warnings[0] and "returned no series" in warnings[0]
+    assert "'error_rate_percent'" in warnings[1] and "bad_data" in warnings[1]
+    assert "Traceback" not in output
+    (recorded,) = [row for row in ledger_rows(database_url) if row[0] == job]
+    assert recorded[1] == "failed"
+    assert recorded[2] is not None
+    assert "disk_percent" in recorded[2] and "error_rate_percent" in recorded[2]
+
+
+def test_query_without_series_or_refused_fails_that_metric_only(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    with FaultServer() as fault:
+        fault.script(then=Forward(server.base_url))
+        config = prometheus_config(tmp_path, fault.base_url, server)
+        data = yaml.safe_load(config.read_text())
+        data["sources"]["prometheus"]["queries"] = broken_queries(server)
+        config.write_text(yaml.safe_dump(data))
+        start, end = server.start, server.start + timedelta(days=2)
+        result = capplan(
+            "ingest",
+            "--prometheus",
+            "--since",
+            iso(start),
+            "--until",
+            iso(end),
+            config=config,
+            expect=1,
+        )
+        refused = [r for r in fault.requests if r.form.get("query", "").endswith("percent")]
+    assert len(refused) == 1, "a query Prometheus refuses as bad_data is not retried"
+    assert_failed_metrics_reported(result.output, database_url, "ingest")
+    # The metrics around the failing ones were stored, with their watermarks.
+    expected = server.samples[server.samples["timestamp"] <= pd.Timestamp(end)]
+    pd.testing.assert_frame_equal(
+        stored(database_url), expected.reset_index(drop=True), check_dtype=False
+    )
+    marks = series_marks(database_url)
+    assert marks == last_stored(database_url)
+    assert not [key for key in marks if key.startswith(("disk_percent", "error_rate_percent"))]
+
+
+def test_backfill_with_a_failing_metric_fails_and_renders_no_report(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = prometheus_config(tmp_path, server.base_url, server)
+    data = yaml.safe_load(config.read_text())
+    data["sources"]["prometheus"]["queries"] = broken_queries(server)
+    config.write_text(yaml.safe_dump(data))
+    # The range holds the end of October 2024: a monthly report would follow the ingest.
+    start, end = server.start + timedelta(days=29), server.start + timedelta(days=31, hours=1)
+    result = capplan(
+        "backfill",
+        "--from",
+        iso(start),
+        "--to",
+        iso(end),
+        "--reports",
+        "monthly",
+        config=config,
+        expect=1,
+    )
+    assert_failed_metrics_reported(result.output, database_url, "backfill")
+    assert "monthly 2024-10" not in result.output
+    assert not (tmp_path / "out").exists()
+    assert len(stored(database_url)) > 0
+    marks = series_marks(database_url, backfill_source(start, end))
+    assert marks == last_stored(database_url)
+
+
+def test_run_due_ingest_with_a_failing_metric_is_a_failed_step(
+    tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    path = prometheus_config(tmp_path, server.base_url, server)
+    data = yaml.safe_load(path.read_text())
+    data["sources"]["prometheus"]["queries"] = broken_queries(server)
+    path.write_text(yaml.safe_dump(data))
+    engine = open_store(database_url)
+    now = server.start + timedelta(days=2, minutes=1)
+    report = run_due(engine, load_config(path), now=now, env={}, runners=quiet_runners())
+    by_job = {o.job: o for o in report.outcomes}
+    assert by_job["ingest"].status == "failed"
+    assert "disk_percent" in by_job["ingest"].message
+    assert by_job["forecast"].status == "blocked"
+    (recorded,) = [row for row in ledger_rows(database_url) if row[0] == "ingest"]
+    assert recorded[1] == "failed" and "capplan_disk_percnt" in str(recorded[2])
+    marks = series_marks(database_url)
+    assert marks == last_stored(database_url) and len(marks) == 6
+
+
+def test_unexpected_error_in_a_prometheus_ingest_is_recorded_as_failed(
+    capplan: Capplan,
+    tmp_path: Path,
+    database_url: str,
+    prometheus_server: PrometheusServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_conversion(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    # Stands for any bug below the command (the MergeError of pandas was one).
+    monkeypatch.setattr("jobs.ingest.to_stored_metrics", broken_conversion)
+    server = prometheus_server
+    config = prometheus_config(tmp_path, server.base_url, server)
+    start, end = server.start, server.start + timedelta(days=1)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        capplan("ingest", "--prometheus", "--since", iso(start), "--until", iso(end), config=config)
+    assert ledger_rows(database_url) == [("ingest", "failed", "RuntimeError: disk on fire")]
+    assert series_marks(database_url) == {}

@@ -11,10 +11,11 @@ import click
 
 from jobs.cli_context import AppContext
 from jobs.commands.common import UTC_DATETIME, now_utc, progress
-from jobs.errors import CapplanError
+from jobs.errors import JobFailedError, error_text
 
 if TYPE_CHECKING:
     from jobs.ingest import IngestSummary
+    from jobs.prometheus_pull import PullResult
 
 
 def _echo_summaries(summaries: list[IngestSummary]) -> None:
@@ -56,7 +57,7 @@ def ingest(
     allow_mixed_offsets: bool,
 ) -> None:
     """Load utilisation samples (idempotent: the same data twice leaves the same rows)."""
-    from jobs.ingest import ingest_csv, ingest_prometheus
+    from jobs.ingest import ingest_csv
     from jobs.store import ledger
 
     files = [*csv_paths, *paths]
@@ -80,28 +81,50 @@ def ingest(
                 )
             click.echo(summaries[-1].line())
         if prometheus:
-            with progress(None, "chunks", "prometheus") as bar:
-                pulled = ingest_prometheus(
-                    engine,
-                    config,
-                    since=since,
-                    until=until or now_utc(),
-                    on_chunk=lambda *_: bar.update(1),
-                )
-            _echo_summaries(pulled)
-            summaries.extend(pulled)
-    except CapplanError as exc:
+            pulled = _pull(app, since, until)
+            summaries.extend(pulled.summaries)
+            _fail_on_metric_failures(pulled)
+    except Exception as exc:
+        # Whatever ended the run, the ledger must not keep it "running".
         ledger.finish_run(
             engine,
             run_id,
             ledger.FAILED,
-            error=str(exc),
+            error=error_text(exc),
             outputs={"summaries": [s.line() for s in summaries]},
         )
         raise
     ledger.finish_run(
         engine, run_id, ledger.SUCCEEDED, outputs={"summaries": [s.line() for s in summaries]}
     )
+
+
+def _pull(app: AppContext, since: datetime | None, until: datetime | None) -> PullResult:
+    from jobs.prometheus_pull import ingest_prometheus
+
+    with progress(None, "chunks", "prometheus") as bar:
+        pulled = ingest_prometheus(
+            app.engine(),
+            app.config,
+            since=since,
+            until=until or now_utc(),
+            on_chunk=lambda *_: bar.update(1),
+        )
+    _echo_pull(pulled, end_option="--until")
+    return pulled
+
+
+def _echo_pull(pulled: PullResult, *, end_option: str) -> None:
+    for note in pulled.notes:
+        click.echo(f"note: {end_option}: {note}", err=True)
+    _echo_summaries(pulled.summaries)
+    for failure in pulled.failures:
+        click.echo(f"warning: {failure.line()}", err=True)
+
+
+def _fail_on_metric_failures(pulled: PullResult) -> None:
+    if pulled.failures:
+        raise JobFailedError(pulled.error())
 
 
 def _report_kinds(value: str | None) -> tuple[str, ...]:
@@ -155,25 +178,29 @@ def backfill(
     outputs: dict[str, list[str]] = {}
     try:
         if config.sources.prometheus is not None or not kinds:
-            outputs["summaries"] = [s.line() for s in _backfill_ingest(app, start, end)]
+            pulled = _backfill_ingest(app, start, end)
+            outputs["summaries"] = [s.line() for s in pulled.summaries]
+            # Reports of a range with missing metrics would look complete: none then.
+            _fail_on_metric_failures(pulled)
         else:
             click.echo("No Prometheus source configured: regenerating reports from stored data.")
         if kinds:
             outputs["reports"] = _backfill_reports(app, kinds, start, end, publish, email)
-    except CapplanError as exc:
-        ledger.finish_run(engine, run_id, ledger.FAILED, error=str(exc), outputs=outputs)
+    except Exception as exc:
+        # Whatever ended the run, the ledger must not keep it "running".
+        ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc), outputs=outputs)
         raise
     ledger.finish_run(engine, run_id, ledger.SUCCEEDED, outputs=outputs)
 
 
-def _backfill_ingest(app: AppContext, start: datetime, end: datetime) -> list[IngestSummary]:
+def _backfill_ingest(app: AppContext, start: datetime, end: datetime) -> PullResult:
     from jobs.backfill import backfill_chunk_count, backfill_ingest
 
     config, engine = app.config, app.engine()
     with progress(backfill_chunk_count(config, start, end), "chunks", "backfill") as bar:
-        summaries = backfill_ingest(engine, config, start, end, on_chunk=lambda *_: bar.update(1))
-    _echo_summaries(summaries)
-    return summaries
+        pulled = backfill_ingest(engine, config, start, end, on_chunk=lambda *_: bar.update(1))
+    _echo_pull(pulled, end_option="--to")
+    return pulled
 
 
 def _backfill_reports(
