@@ -25,7 +25,14 @@ from jobs.errors import CapplanError
 from jobs.scheduler import Outcome, Runners, run_due
 from jobs.store import open_store
 from tests.conftest import Capplan, repo_path
-from tests.servers.prometheus import FaultServer, Forward, Hang, PrometheusServer, unavailable
+from tests.servers.prometheus import (
+    FaultServer,
+    Forward,
+    Hang,
+    PrometheusServer,
+    Respond,
+    unavailable,
+)
 
 
 def prometheus_config(tmp_path: Path, url: str, server: PrometheusServer, **extra: object) -> Path:
@@ -466,3 +473,49 @@ def test_unexpected_error_in_a_prometheus_ingest_is_recorded_as_failed(
         capplan("ingest", "--prometheus", "--since", iso(start), "--until", iso(end), config=config)
     assert ledger_rows(database_url) == [("ingest", "failed", "RuntimeError: disk on fire")]
     assert series_marks(database_url) == {}
+
+
+def matrix(series: dict[str, tuple[datetime, datetime]], step: int) -> Respond:
+    """A query_range answer with one series per service over [first, last]."""
+    result = []
+    for service, (first, last) in series.items():
+        stamps = range(int(first.timestamp()), int(last.timestamp()) + 1, step)
+        values = [[stamp, f"{10 + (stamp // step) % 7}"] for stamp in stamps]
+        result.append({"metric": {"service": service}, "values": values})
+    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    return Respond(200, body)
+
+
+def test_a_lagging_series_is_asked_again_from_its_own_last_instant(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    start = prometheus_server.start
+    hour, half = start + timedelta(hours=1), start + timedelta(minutes=30)
+    later = start + timedelta(hours=2)
+    step = prometheus_server.step_seconds
+    with FaultServer() as fault:
+        # frontend's last half hour is not in Prometheus yet at the first pull.
+        fault.script(
+            matrix({"backend": (start, hour), "frontend": (start, half)}, step),
+            matrix({"backend": (start, later), "frontend": (start, later)}, step),
+        )
+        config = prometheus_config(tmp_path, fault.base_url, prometheus_server)
+        data = yaml.safe_load(config.read_text())
+        data["sources"]["prometheus"]["queries"] = {"cpu_percent": "max by (service) (cpu)"}
+        config.write_text(yaml.safe_dump(data))
+        capplan(
+            "ingest", "--prometheus", "--since", iso(start), "--until", iso(hour), config=config
+        )
+        assert series_marks(database_url) == {
+            "cpu_percent/backend": int(hour.timestamp()),
+            "cpu_percent/frontend": int(half.timestamp()),
+        }
+        capplan("ingest", "--prometheus", "--until", iso(later), config=config)
+        second = fault.requests[1].form
+    assert int(second["start"]) == int(half.timestamp()) + step
+    rows = stored(database_url)
+    per_service = rows.groupby("service")["timestamp"].agg(["min", "max", "count"])
+    for service in ("backend", "frontend"):
+        assert per_service.loc[service, "count"] == 2 * 3600 // step + 1
+        assert per_service.loc[service, "max"] == pd.Timestamp(later)
+    assert set(series_marks(database_url).values()) == {int(later.timestamp())}
