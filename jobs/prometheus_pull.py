@@ -21,9 +21,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from jobs.config import Config
-from jobs.errors import CapplanError
+from jobs.errors import CapplanError, JobFailedError
 from jobs.ingest import IngestSummary, store_frame
-from jobs.sources import SourceError
 from jobs.sources.prometheus import (
     ChunkCallback,
     PrometheusSettings,
@@ -39,6 +38,11 @@ PROMETHEUS_SOURCE = "prometheus"
 
 def _iso(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _short(label: str, limit: int = 60) -> str:
+    # Label values come from Prometheus and may be of any length.
+    return label if len(label) <= limit else f"{label[:limit]}... ({len(label)} characters)"
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,24 @@ class PullResult:
     failures: list[MetricFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def error(self) -> str:
-        """One paragraph for the ledger and the final error line."""
+    def headline(self) -> str:
         metrics = ", ".join(f.metric for f in self.failures)
         return (
             f"{len(self.failures)} of {len(self.summaries)} Prometheus metric(s) failed "
-            f"({metrics}); their watermarks stay, the next ingest asks again: "
-            + "; ".join(f.line() for f in self.failures)
+            f"({metrics}); their watermarks stay, the next ingest asks again"
         )
+
+    def error(self) -> str:
+        """The headline and every failure: what the ledger records."""
+        return f"{self.headline()}: " + "; ".join(f.line() for f in self.failures)
+
+
+class PullFailedError(JobFailedError):
+    """Some metrics failed (the others are stored); ``details`` names each one."""
+
+    def __init__(self, result: PullResult) -> None:
+        super().__init__(f"{result.headline()} (see the warnings above)")
+        self.details = result.error()
 
 
 def prometheus_settings(config: Config) -> PrometheusSettings:
@@ -156,7 +170,7 @@ def _pull_metric(
     if not tally.services_seen:
         return f"the query returned no series {window} (is the metric name right?)"
     if tally.rows_read == tally.rejected:
-        seen = ", ".join(sorted(tally.services_seen)[:10])
+        seen = ", ".join(_short(name) for name in sorted(tally.services_seen)[:10])
         return (
             f"the query returned series {window} only for services that are not configured "
             f"({seen}); check sources.prometheus.service_label and the services section"
@@ -187,12 +201,16 @@ def pull_prometheus(
         result.notes.append(note)
     for metric in sorted(settings.queries):
         tally = _Tally()
-        start = since or resume_start(engine, config, settings, source, metric, floor)
+        start = (
+            since
+            if since is not None
+            else resume_start(engine, config, settings, source, metric, floor)
+        )
         try:
             problem = _pull_metric(
                 engine, config, settings, metric, start, end, source, tally, on_chunk
             )
-        except (SourceError, CapplanError) as exc:
+        except CapplanError as exc:  # a source error, or data the store refuses
             problem = str(exc)
         if problem is not None:
             result.failures.append(MetricFailure(metric, render_query(settings, metric), problem))

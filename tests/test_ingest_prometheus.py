@@ -26,6 +26,7 @@ from jobs.scheduler import Outcome, Runners, run_due
 from jobs.store import open_store
 from tests.conftest import Capplan, repo_path
 from tests.servers.prometheus import (
+    STEP_SECONDS,
     FaultServer,
     Forward,
     Hang,
@@ -361,6 +362,8 @@ def assert_failed_metrics_reported(output: str, database_url: str, job: str) -> 
         assert promql in output
     warnings = [line for line in output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2, output
+    (error,) = [line for line in output.splitlines() if line.startswith("Error:")]
+    assert "2 of 4 Prometheus metric(s) failed (disk_percent, error_rate_percent)" in error
     assert "'disk_percent'" in warnings[0] and "returned no series" in warnings[0]
     assert "'error_rate_percent'" in warnings[1] and "bad_data" in warnings[1]
     assert "Traceback" not in output
@@ -519,3 +522,31 @@ def test_a_lagging_series_is_asked_again_from_its_own_last_instant(
         assert per_service.loc[service, "count"] == 2 * 3600 // step + 1
         assert per_service.loc[service, "max"] == pd.Timestamp(later)
     assert set(series_marks(database_url).values()) == {int(later.timestamp())}
+
+
+def test_series_only_for_unconfigured_services_fail_the_metric(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    start = prometheus_server.start
+    end = start + timedelta(hours=1)
+    long_name = "x" * 5000
+    with FaultServer() as fault:
+        fault.script(then=matrix({"billing": (start, end), long_name: (start, end)}, STEP_SECONDS))
+        config = prometheus_config(tmp_path, fault.base_url, prometheus_server)
+        data = yaml.safe_load(config.read_text())
+        data["sources"]["prometheus"]["queries"] = {"cpu_percent": "max by (service) (cpu)"}
+        config.write_text(yaml.safe_dump(data))
+        result = capplan(
+            "ingest",
+            "--prometheus",
+            "--since",
+            iso(start),
+            "--until",
+            iso(end),
+            config=config,
+            expect=1,
+        )
+    assert "only for services that are not configured (billing, xxx" in result.output
+    assert "(5000 characters)" in result.output and long_name not in result.output
+    assert "26 rejected" in result.output
+    assert series_marks(database_url) == {}

@@ -11,7 +11,7 @@ import click
 
 from jobs.cli_context import AppContext
 from jobs.commands.common import UTC_DATETIME, now_utc, progress
-from jobs.errors import JobFailedError, error_text
+from jobs.errors import error_text
 
 if TYPE_CHECKING:
     from jobs.ingest import IngestSummary
@@ -90,7 +90,7 @@ def ingest(
             engine,
             run_id,
             ledger.FAILED,
-            error=error_text(exc),
+            error=_ledger_error(exc),
             outputs={"summaries": [s.line() for s in summaries]},
         )
         raise
@@ -123,8 +123,17 @@ def _echo_pull(pulled: PullResult, *, end_option: str) -> None:
 
 
 def _fail_on_metric_failures(pulled: PullResult) -> None:
+    from jobs.prometheus_pull import PullFailedError
+
     if pulled.failures:
-        raise JobFailedError(pulled.error())
+        raise PullFailedError(pulled)
+
+
+def _ledger_error(exc: Exception) -> str:
+    from jobs.prometheus_pull import PullFailedError
+
+    # The message printed stays one line; the ledger keeps every failed metric.
+    return exc.details if isinstance(exc, PullFailedError) else error_text(exc)
 
 
 def _report_kinds(value: str | None) -> tuple[str, ...]:
@@ -188,7 +197,7 @@ def backfill(
             outputs["reports"] = _backfill_reports(app, kinds, start, end, publish, email)
     except Exception as exc:
         # Whatever ended the run, the ledger must not keep it "running".
-        ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc), outputs=outputs)
+        ledger.finish_run(engine, run_id, ledger.FAILED, error=_ledger_error(exc), outputs=outputs)
         raise
     ledger.finish_run(engine, run_id, ledger.SUCCEEDED, outputs=outputs)
 
