@@ -550,3 +550,17 @@ def test_series_only_for_unconfigured_services_fail_the_metric(
     assert "(5000 characters)" in result.output and long_name not in result.output
     assert "26 rejected" in result.output
     assert series_marks(database_url) == {}
+
+
+def test_backfill_to_the_future_is_clamped_and_marks_what_was_stored(
+    capplan: Capplan, tmp_path: Path, database_url: str, prometheus_server: PrometheusServer
+) -> None:
+    server = prometheus_server
+    config = prometheus_config(tmp_path, server.base_url, server)
+    start = server.end - timedelta(days=1)
+    future = pd.Timestamp.now(tz="UTC").floor("min") + pd.Timedelta(days=90)
+    result = capplan("backfill", "--from", iso(start), "--to", iso(future), config=config)
+    assert f"--to: the end {iso(future)} is in the future: pulling up to now" in result.output
+    marks = series_marks(database_url, backfill_source(start, future.to_pydatetime()))
+    assert marks == last_stored(database_url)
+    assert max(marks.values()) <= int(server.end.timestamp()) + server.step_seconds
