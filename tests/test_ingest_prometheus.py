@@ -335,6 +335,10 @@ def test_future_until_is_clamped_and_the_watermark_is_the_last_stored_instant(
     # The last stored instant, at most one lookback after the last sample: not the future.
     assert max(marks.values()) <= int(server.end.timestamp()) + 300
 
+    # Re-reading an older range stores nothing new and moves no mark back.
+    capplan("ingest", "--prometheus", "--since", iso(since), "--until", iso(since), config=config)
+    assert series_marks(database_url) == marks
+
     # The next regular pull resumes after the stored data, not after the requested end:
     # Prometheus has nothing newer, so it is a failure and the watermarks stay.
     later = server.end + timedelta(days=1)
