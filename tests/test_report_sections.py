@@ -21,11 +21,12 @@ def row(
     level: str = "warning",
     exceeded: bool = False,
     service: str = "backend",
+    metric: str = "cpu_percent",
 ) -> RunwayRow:
     expected = None if days is None else date(2026, 1, 1) + pd.Timedelta(days=days).to_pytimedelta()
     return RunwayRow(
         service=service,
-        metric="cpu_percent",
+        metric=metric,
         level=level,
         threshold=70.0,
         duration_minutes=10,
@@ -85,6 +86,38 @@ def test_threshold_alerts_list_only_the_near_ones() -> None:
     )
     assert [(a.service, a.light) for a in alerts] == [("backend", "amber"), ("db", "red")]
     assert "already exceeded" in alerts[1].detail
+
+
+def test_organic_only_metrics_alert_light_and_act_the_same_way() -> None:
+    """Latency and error rate are forecast under the organic scenario only."""
+    rows = [
+        row(400),
+        row(500, scenario="organic"),
+        row(40, scenario="organic", metric="response_time_p95_ms"),
+        row(0, scenario="organic", exceeded=True, metric="error_rate_percent", service="api"),
+    ]
+    alerts = sections.threshold_alerts(rows, "moderate")
+    grid = sections.light_grid(rows, "moderate")
+    lit = {
+        (service, metric): cell.light
+        for service, cells in grid.rows
+        for metric, cell in zip(grid.metrics, cells, strict=True)
+        if cell is not None and cell.light != "green"
+    }
+    assert (
+        {(a.service, a.metric): a.light for a in alerts}
+        == lit
+        == {
+            ("backend", "response_time_p95_ms"): "red",
+            ("api", "error_rate_percent"): "red",
+        }
+    )
+    assert "(organic scenario)" in next(a.detail for a in alerts if a.service == "backend")
+    actions = sections.top_actions(rows, "moderate", (), (), (), "USD")
+    assert [a.title for a in actions] == [
+        "api: error_rate_percent warning threshold",
+        "backend: response_time_p95_ms warning threshold",
+    ]
 
 
 def test_threshold_review_counts_hours_and_breaches() -> None:
