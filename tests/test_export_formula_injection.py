@@ -16,8 +16,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from forecasting.backtest import BacktestRow
 from forecasting.budget import budget
 from forecasting.costs import Allocation, CostModel
+from jobs.adhoc import render_backtest
 from jobs.budget_export import budget_csv_bytes, budget_xlsx_bytes
 from jobs.config import Config, dump_config, parse_config, runbook_config
 from jobs.forecast_job import forecast_fleet
@@ -172,3 +174,19 @@ def test_annual_report_pdf_attachment_and_email_are_safe(tmp_path: Path) -> None
     assert label in report.summary_text  # plain text: shown as is
     assert "<b>bold</b>" not in report.summary_html
     assert "&lt;b&gt;bold&lt;/b&gt;" in report.summary_html
+
+
+def test_backtest_csv_quotes_formula_series_names() -> None:
+    day = dt.date(2025, 6, 1)
+    rows = [
+        BacktestRow(
+            f"{HYPERLINK}/cpu_percent/10m", day, 70.0, "capplan", day, day, 30, -2, -0.1, True
+        ),
+        BacktestRow("backend/cpu_percent/10m", day, 70.0, "capplan", day, day, 30, 3, 0.1, True),
+    ]
+    parsed = list(csv.DictReader(io.StringIO(render_backtest(rows, "csv"), newline="")))
+    assert [r["series"] for r in parsed] == [
+        f"'{HYPERLINK}/cpu_percent/10m",
+        "backend/cpu_percent/10m",
+    ]
+    assert parsed[0]["error_days"] == "-2"  # numbers stay numbers
