@@ -3,15 +3,23 @@ disaster recovery, performance-results parsing and the actions to take first."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from jobs.config import runbook_config
+from jobs.forecast_job import forecast_fleet
+from jobs.ingest import store_frame
+from jobs.periods import parse_period
 from jobs.reports import sections
+from jobs.reports.context import build_context
 from jobs.reports.model import RunwayRow, runway_light
+from jobs.sources.sample import SeriesShape, sample_history
+from jobs.store import open_store
 
 
 def row(
@@ -192,3 +200,24 @@ def test_seasonal_profile_finds_the_busy_hour() -> None:
     assert profile is not None
     assert profile.peak_hour == 14 and profile.trough_hour == 2
     assert len(profile.hourly) == 24 and len(profile.weekly) == 7
+
+
+def test_a_latency_runway_is_alerted_like_its_light(tmp_path: Path) -> None:
+    """From stored data: latency has organic rows only, and still alerts and acts."""
+    config = runbook_config()
+    engine = open_store(f"sqlite:///{tmp_path / 'latency.db'}")
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    shape = SeriesShape("backend", "response_time_p95_ms", 900.0, 1.5, 0.1, 0.05, 10.0)
+    store_frame(engine, config, sample_history(end, days=100, seed=3, shapes=(shape,)))
+    period = parse_period("monthly", "2025-12")
+    fleet = forecast_fleet(engine, config, period.end, workers=1, store=False)
+    context = build_context(engine, config, period, fleet=fleet)
+
+    assert {r.scenario for r in context.runway} == {"organic"}
+    ((service, (cell,)),) = context.lights.rows
+    assert service == "backend"
+    assert cell is not None and cell.light != "green", cell
+    alerts = [a for a in context.alerts if a.kind == "threshold"]
+    assert {(a.service, a.metric) for a in alerts} == {("backend", "response_time_p95_ms")}
+    assert min(a.sort_days for a in alerts) == (0 if cell.already_exceeded else cell.runway_days)
+    assert context.actions and context.actions[0].title.startswith("backend: response_time")
