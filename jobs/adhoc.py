@@ -20,6 +20,7 @@ from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.forecast_job import all_scenarios, plan_tasks
 from jobs.sources.series_csv import Aggregate, aggregate, read_series_csv
+from jobs.spreadsheet_safety import csv_text
 
 
 def _bounds(series: pd.Series, threshold: float | None, upper: float | None) -> tuple[float, float]:
@@ -136,7 +137,9 @@ def render_backtest(rows: Sequence[BacktestRow], fmt: str) -> str:
     frame = to_frame(rows)
     summary = summarize(frame)
     if fmt == "csv":
-        return str(frame.to_csv(index=False))
+        # The series name starts with the service label: never a formula.
+        safe = frame.assign(series=frame["series"].map(csv_text))
+        return str(safe.to_csv(index=False))
     if fmt == "json":
         payload = {
             "summary": json.loads(summary.reset_index().to_json(orient="records")),

@@ -9,7 +9,9 @@ into every zip entry's header: both are set to 1 January of the budget year,
 CSV: UTF-8 without BOM, RFC 4180 (comma, CRLF line ends), '.' decimal point,
 two decimals for amounts and money, a header row, service rows followed by
 each scenario's total rows (``kind`` = ``total``; ``quarter`` = ``year`` for the
-whole year) so a spreadsheet filter on ``kind`` separates them.
+whole year) so a spreadsheet filter on ``kind`` separates them. Labels that a
+spreadsheet would evaluate (starting with ``=``, ``+``, ``-``, ``@``) are
+prefixed with ``'`` in CSV and stored as text in XLSX.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from forecasting.budget import Budget, BudgetRow, BudgetTotal
+from jobs.spreadsheet_safety import csv_text, is_formula_like
 
 CSV_COLUMNS: tuple[str, ...] = (
     "year",
@@ -70,10 +73,10 @@ def _csv_rows(budget: Budget) -> Iterator[list[str]]:
         for row in budget.rows_for(scenario.name):
             yield [
                 str(row.year),
-                row.scenario,
+                csv_text(row.scenario),
                 f"{row.annual_growth:g}",
                 "service",
-                row.service,
+                csv_text(row.service),
                 f"Q{row.quarter}",
                 str(row.instances),
                 _fixed(row.cores),
@@ -81,12 +84,12 @@ def _csv_rows(budget: Budget) -> Iterator[list[str]]:
                 _fixed(row.storage_gb),
                 _fixed(row.monthly_cost),
                 _fixed(row.quarter_cost),
-                budget.currency,
+                csv_text(budget.currency),
             ]
         for total in budget.totals_for(scenario.name):
             yield [
                 str(total.year),
-                total.scenario,
+                csv_text(total.scenario),
                 f"{scenario.annual_growth:g}",
                 "total",
                 "all",
@@ -97,7 +100,7 @@ def _csv_rows(budget: Budget) -> Iterator[list[str]]:
                 _fixed(total.storage_gb),
                 "",
                 _fixed(total.cost),
-                budget.currency,
+                csv_text(budget.currency),
             ]
 
 
@@ -205,11 +208,26 @@ def build_workbook(budget: Budget) -> Workbook:
         ws.column_dimensions["A"].width = 16
         ws.freeze_panes = "A3"
 
+    _labels_as_text(wb)
     stamp = dt.datetime(budget.year, 1, 1)
     wb.properties.creator = "capplan"
     wb.properties.created = stamp
     wb.properties.modified = stamp
     return wb
+
+
+def _labels_as_text(wb: Workbook) -> None:
+    # openpyxl stores any string starting with '=' as a formula; the workbook
+    # holds none, so every such cell is a label (a service or scenario name) and
+    # is kept as text, with Excel's quote prefix so editing it keeps it text.
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and (
+                    cell.data_type == "f" or is_formula_like(cell.value)
+                ):
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
 
 
 _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")

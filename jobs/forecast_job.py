@@ -380,11 +380,19 @@ def _weekly_points(run_id: int, result: SeriesResult) -> list[dict[str, Any]]:
     return out
 
 
-def _latest_run_before(engine: Engine, before: datetime, newer_than: datetime | None) -> int | None:
+def _latest_run_before(
+    engine: Engine,
+    before: datetime,
+    newer_than: datetime | None,
+    *,
+    created_before: datetime | None = None,
+) -> int | None:
     runs = _tables()["forecast_runs"]
     query = select(runs.c.id).where(runs.c.as_of < int(before.timestamp()))
     if newer_than is not None:
         query = query.where(runs.c.as_of >= int(newer_than.timestamp()))
+    if created_before is not None:
+        query = query.where(runs.c.created_at < int(created_before.timestamp()))
     query = query.order_by(runs.c.as_of.desc(), runs.c.id.desc()).limit(1)
     with engine.connect() as connection:
         found = connection.execute(query).scalar_one_or_none()
@@ -392,8 +400,16 @@ def _latest_run_before(engine: Engine, before: datetime, newer_than: datetime | 
 
 
 def previous_settings(engine: Engine, as_of: datetime) -> dict[tuple[int, int], ModelSettings]:
-    """Settings validated by a recent earlier run: reused instead of re-validating."""
-    run_id = _latest_run_before(engine, as_of, as_of - timedelta(days=WARM_START_DAYS))
+    """Settings validated by a recent earlier run: reused instead of re-validating.
+
+    Only a run both made and recorded before ``as_of`` counts: a forecast as of
+    an instant must depend on nothing stored after it, or a later
+    ``forecast --as-of <earlier date>`` would change a report re-rendered for a
+    period that has ended.
+    """
+    run_id = _latest_run_before(
+        engine, as_of, as_of - timedelta(days=WARM_START_DAYS), created_before=as_of
+    )
     if run_id is None:
         return {}
     models = _tables()["forecast_models"]

@@ -25,6 +25,7 @@ from jobs.settings import (
     growth_settings,
     rightsizing_settings,
 )
+from jobs.spreadsheet_safety import csv_text
 
 RECOMMENDATION_COLUMNS = (
     "service",
@@ -71,14 +72,14 @@ def render_recommendations(
         for r in recommendations:
             writer.writerow(
                 [
-                    r.service,
-                    r.resource,
-                    r.unit,
+                    csv_text(r.service),
+                    csv_text(r.resource),
+                    csv_text(r.unit),
                     repr(r.current),
                     repr(r.recommended),
-                    r.action,
+                    csv_text(r.action),
                     f"{r.monthly_cost_delta:.2f}",
-                    r.reason,
+                    csv_text(r.reason),
                 ]
             )
         return buffer.getvalue()

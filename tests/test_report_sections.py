@@ -3,15 +3,23 @@ disaster recovery, performance-results parsing and the actions to take first."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from jobs.config import runbook_config
+from jobs.forecast_job import forecast_fleet
+from jobs.ingest import store_frame
+from jobs.periods import parse_period
 from jobs.reports import sections
+from jobs.reports.context import build_context
 from jobs.reports.model import RunwayRow, runway_light
+from jobs.sources.sample import SeriesShape, sample_history
+from jobs.store import open_store
 
 
 def row(
@@ -21,11 +29,12 @@ def row(
     level: str = "warning",
     exceeded: bool = False,
     service: str = "backend",
+    metric: str = "cpu_percent",
 ) -> RunwayRow:
     expected = None if days is None else date(2026, 1, 1) + pd.Timedelta(days=days).to_pytimedelta()
     return RunwayRow(
         service=service,
-        metric="cpu_percent",
+        metric=metric,
         level=level,
         threshold=70.0,
         duration_minutes=10,
@@ -85,6 +94,38 @@ def test_threshold_alerts_list_only_the_near_ones() -> None:
     )
     assert [(a.service, a.light) for a in alerts] == [("backend", "amber"), ("db", "red")]
     assert "already exceeded" in alerts[1].detail
+
+
+def test_organic_only_metrics_alert_light_and_act_the_same_way() -> None:
+    """Latency and error rate are forecast under the organic scenario only."""
+    rows = [
+        row(400),
+        row(500, scenario="organic"),
+        row(40, scenario="organic", metric="response_time_p95_ms"),
+        row(0, scenario="organic", exceeded=True, metric="error_rate_percent", service="api"),
+    ]
+    alerts = sections.threshold_alerts(rows, "moderate")
+    grid = sections.light_grid(rows, "moderate")
+    lit = {
+        (service, metric): cell.light
+        for service, cells in grid.rows
+        for metric, cell in zip(grid.metrics, cells, strict=True)
+        if cell is not None and cell.light != "green"
+    }
+    assert (
+        {(a.service, a.metric): a.light for a in alerts}
+        == lit
+        == {
+            ("backend", "response_time_p95_ms"): "red",
+            ("api", "error_rate_percent"): "red",
+        }
+    )
+    assert "(organic scenario)" in next(a.detail for a in alerts if a.service == "backend")
+    actions = sections.top_actions(rows, "moderate", (), (), (), "USD")
+    assert [a.title for a in actions] == [
+        "api: error_rate_percent warning threshold",
+        "backend: response_time_p95_ms warning threshold",
+    ]
 
 
 def test_threshold_review_counts_hours_and_breaches() -> None:
@@ -159,3 +200,24 @@ def test_seasonal_profile_finds_the_busy_hour() -> None:
     assert profile is not None
     assert profile.peak_hour == 14 and profile.trough_hour == 2
     assert len(profile.hourly) == 24 and len(profile.weekly) == 7
+
+
+def test_a_latency_runway_is_alerted_like_its_light(tmp_path: Path) -> None:
+    """From stored data: latency has organic rows only, and still alerts and acts."""
+    config = runbook_config()
+    engine = open_store(f"sqlite:///{tmp_path / 'latency.db'}")
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    shape = SeriesShape("backend", "response_time_p95_ms", 900.0, 1.5, 0.1, 0.05, 10.0)
+    store_frame(engine, config, sample_history(end, days=100, seed=3, shapes=(shape,)))
+    period = parse_period("monthly", "2025-12")
+    fleet = forecast_fleet(engine, config, period.end, workers=1, store=False)
+    context = build_context(engine, config, period, fleet=fleet)
+
+    assert {r.scenario for r in context.runway} == {"organic"}
+    ((service, (cell,)),) = context.lights.rows
+    assert service == "backend"
+    assert cell is not None and cell.light != "green", cell
+    alerts = [a for a in context.alerts if a.kind == "threshold"]
+    assert {(a.service, a.metric) for a in alerts} == {("backend", "response_time_p95_ms")}
+    assert min(a.sort_days for a in alerts) == (0 if cell.already_exceeded else cell.runway_days)
+    assert context.actions and context.actions[0].title.startswith("backend: response_time")

@@ -8,7 +8,7 @@ same period, with more data stored since, is the same report.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from jobs.errors import CapplanError, NoDataError, format_problems
 from jobs.periods import ReportPeriod
 from jobs.planning import budget_bytes, budget_filename, build_budget, build_plan, run_rightsize
 from jobs.reports import sections
+from jobs.reports.caveats import Coverage, caveats, unforecast_series
 from jobs.reports.model import (
     Accuracy,
     ChartSeries,
@@ -139,6 +140,12 @@ def build_context(
         runway, planning, recommendations, sorted_alerts, dr, config.costs.currency
     )
 
+    failures = tuple(
+        sorted(Failure(f.service, f.metric, f.duration_minutes, f.error) for f in fleet.failures)
+    )
+    series_total = len({(r.service, r.metric) for r in fleet.series} | unforecast_series(failures))
+    coverage = _coverage(daily_means.values(), period)
+
     plan = budget = None
     attachments: tuple[tuple[str, bytes, str], ...] = ()
     if period.kind == "annual":
@@ -171,13 +178,7 @@ def build_context(
         runway=runway,
         lights=sections.light_grid(runway, planning),
         charts=_charts(fleet, config),
-        failures=tuple(
-            sorted(
-                Failure(f.service, f.metric, f.duration_minutes, f.error) for f in fleet.failures
-            )
-            if fleet.failures
-            else ()
-        ),
+        failures=failures,
         recommendations=recommendations,
         rightsizing_note=rightsizing_note,
         accuracy=_accuracy(engine, config, registry, period),
@@ -197,6 +198,26 @@ def build_context(
         plan=plan,
         budget=budget,
         attachments=attachments,
+        caveats=caveats(failures, series_total, coverage),
+        unforecast=len(unforecast_series(failures)),
+    )
+
+
+def _coverage(daily: Iterable[pd.Series], period: ReportPeriod) -> Coverage:
+    """The period's days on which any configured series has stored data."""
+    start, end = pd.Timestamp(period.start), pd.Timestamp(period.end)
+    days = sorted(
+        {
+            day
+            for values in daily
+            for day in values.index[(values.index >= start) & (values.index < end)]
+        }
+    )
+    return Coverage(
+        len(days),
+        (period.end - period.start).days,
+        days[0].date() if days else None,
+        days[-1].date() if days else None,
     )
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from jobs.reports.formatting import fmt_number, threshold_text
 from jobs.reports.model import AMBER_DAYS, GrowthAlert, RunwayRow
-from jobs.reports.traffic_lights import days_left
+from jobs.reports.traffic_lights import days_left, planning_rows
 
 
 def increase_alerts(
@@ -57,11 +57,13 @@ def increase_alerts(
 
 
 def threshold_alerts(rows: Sequence[RunwayRow], scenario: str) -> list[GrowthAlert]:
-    """Thresholds already exceeded or expected within the amber runway under ``scenario``."""
+    """Thresholds already exceeded or expected within the amber runway under ``scenario``.
+
+    A metric without rows of ``scenario`` (one growth does not apply to) is judged
+    by its organic rows, as in the traffic lights.
+    """
     alerts = []
-    for row in rows:
-        if row.scenario != scenario:
-            continue
+    for row in planning_rows(rows, scenario):
         if not row.already_exceeded and (row.runway_days is None or row.runway_days >= AMBER_DAYS):
             continue
         what = f"{row.level} threshold ({threshold_text(row)})"

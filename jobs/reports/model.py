@@ -250,6 +250,10 @@ class ReportContext:
     plan: Plan | None = None
     budget: Budget | None = None
     attachments: tuple[tuple[str, bytes, str], ...] = field(default=())
+    # What the reader must know first (series not forecast, partial data): page 1.
+    caveats: tuple[str, ...] = ()
+    # Series (service and metric) with a forecast that failed.
+    unforecast: int = 0
 
     @property
     def kind(self) -> str:

@@ -14,10 +14,22 @@ def level_rank(level: str) -> int:
 
 
 def planning_rows(rows: Sequence[RunwayRow], scenario: str) -> list[RunwayRow]:
-    """The rows of ``scenario``; the organic rows when it has none."""
-    return [r for r in rows if r.scenario == scenario] or [
-        r for r in rows if r.scenario == "organic"
-    ]
+    """Per service and metric, its rows of ``scenario``; its organic rows when it has none.
+
+    Growth scenarios only apply to load-driven metrics, so latency and error
+    rates are forecast under the organic scenario alone: the traffic lights, the
+    growth alerts and the actions all take those rows in their place.
+    """
+    by_series: dict[tuple[str, str], list[RunwayRow]] = {}
+    for row in rows:
+        by_series.setdefault((row.service, row.metric), []).append(row)
+    chosen: list[RunwayRow] = []
+    for group in by_series.values():
+        chosen.extend(
+            [r for r in group if r.scenario == scenario]
+            or [r for r in group if r.scenario == "organic"]
+        )
+    return chosen
 
 
 def days_left(row: RunwayRow) -> int:
