@@ -15,7 +15,7 @@ from jobs.config import Config
 from jobs.errors import CapplanError, InputFileError
 from jobs.sources.csv_file import parse_samples_csv
 from jobs.sources.prometheus import ChunkCallback, PrometheusSettings, fetch_range
-from jobs.store.allocations import allocation_history, seed_from_config
+from jobs.store.allocations import allocation_history, sync_from_config
 from jobs.store.rollups import refresh_rollups, untouched_spans
 from jobs.store.samples import UpsertCounts, spans_of, upsert_samples
 from jobs.store.series import SeriesKey, ensure_series
@@ -111,11 +111,16 @@ def store_frame(
     config: Config,
     frame: pd.DataFrame,
     on_batch: Callable[[int], None] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> UpsertCounts:
-    """Stores a validated long frame (timestamp UTC, service, metric, value)."""
+    """Stores a validated long frame (timestamp UTC, service, metric, value).
+
+    Allocations the configuration changed are recorded first, in force from ``now``.
+    """
     if frame.empty:
         return UpsertCounts()
-    seed_from_config(engine, config)
+    sync_from_config(engine, config, now)
     frame = to_stored_metrics(frame, config, allocation_history(engine))
     groups = frame.groupby(["service", "metric"], sort=False)
     pairs = [(str(key[0]), str(key[1])) for key in groups.groups]  # type: ignore[index]
@@ -159,6 +164,7 @@ def ingest_csv(
     skip_invalid: bool = False,
     allow_mixed_offsets: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestSummary:
     """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
     parsed = parse_samples_csv(
@@ -170,7 +176,7 @@ def ingest_csv(
     header_problem = any(p.line == 1 for p in parsed.problems)
     if parsed.problems and (not skip_invalid or header_problem):
         raise InputFileError(str(path), [str(p) for p in parsed.problems])
-    counts = store_frame(engine, config, parsed.frame.drop(columns="line"), on_batch)
+    counts = store_frame(engine, config, parsed.frame.drop(columns="line"), on_batch, now=now)
     return IngestSummary(
         str(path),
         parsed.rows_read,

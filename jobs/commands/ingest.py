@@ -76,6 +76,7 @@ def ingest(
                         skip_invalid=skip_invalid,
                         allow_mixed_offsets=allow_mixed_offsets,
                         on_batch=bar.update,
+                        now=now_utc(),
                     )
                 )
             click.echo(summaries[-1].line())
