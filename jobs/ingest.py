@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from jobs.config import Config
 from jobs.errors import CapplanError, InputFileError
-from jobs.sources.csv_file import parse_samples_csv
+from jobs.sources.csv_file import Problem, parse_samples_csv
 from jobs.sources.prometheus import ChunkCallback, PrometheusSettings, fetch_range
 from jobs.store.allocations import allocation_history, sync_from_config
 from jobs.store.rollups import refresh_rollups, untouched_spans
@@ -166,25 +166,75 @@ def ingest_csv(
     on_batch: Callable[[int], None] | None = None,
     now: datetime | None = None,
 ) -> IngestSummary:
-    """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
+    """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid.
+
+    Timestamps later than ``now`` (plus a small tolerance) are refused.
+    """
+    moment = now or datetime.now(UTC)
     parsed = parse_samples_csv(
         path,
         services=config.services,
         metrics=config.metrics,
         allow_mixed_offsets=allow_mixed_offsets,
+        now=moment,
     )
-    header_problem = any(p.line == 1 for p in parsed.problems)
-    if parsed.problems and (not skip_invalid or header_problem):
-        raise InputFileError(str(path), [str(p) for p in parsed.problems])
-    counts = store_frame(engine, config, parsed.frame.drop(columns="line"), on_batch, now=now)
+    frame = parsed.frame
+    out_of_range = (
+        beyond_upper_bounds(frame, config, allocation_history(engine, config=config, now=moment))
+        if not frame.empty
+        else []
+    )
+    problems = sorted([*parsed.problems, *out_of_range], key=lambda p: p.line)
+    if problems and (not skip_invalid or any(p.fatal for p in problems)):
+        raise InputFileError(str(path), [str(p) for p in problems])
+    if out_of_range:
+        frame = frame[~frame["line"].isin([p.line for p in out_of_range])]
+    counts = store_frame(engine, config, frame.drop(columns="line"), on_batch, now=moment)
     return IngestSummary(
         str(path),
         parsed.rows_read,
         counts.inserted,
         counts.updated,
         counts.unchanged,
-        len({p.line for p in parsed.problems}),
+        len({p.line for p in problems}),
     )
+
+
+def beyond_upper_bounds(
+    frame: pd.DataFrame, config: Config, allocations: pd.DataFrame
+) -> list[Problem]:
+    """Rows (with a ``line`` column) whose stored value would exceed the metric's upper_bound.
+
+    Absolute usage is judged after its conversion with the allocation in force:
+    5000 % of an allocation is a wrong unit or a wrong allocation, not a load.
+    """
+    stored = to_stored_metrics(frame, config, allocations)
+    bounds = {m: spec.upper_bound for m, spec in config.metrics.items()}
+    limit = stored["metric"].map(bounds).astype("float64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        over = stored["value"].to_numpy() > limit
+    if not over.any():
+        return []
+    given = frame.set_index("line")
+    problems = []
+    for line, metric, value, bound in zip(
+        stored["line"].to_numpy()[over],
+        stored["metric"].to_numpy()[over],
+        stored["value"].to_numpy()[over],
+        limit[over],
+        strict=True,
+    ):
+        source_metric = str(given.at[line, "metric"])
+        source_value = float(given["value"].to_numpy()[given.index.get_loc(line)])
+        if source_metric == metric:
+            message = f"value {value:g} is above {metric}'s upper bound {bound:g}"
+        else:
+            message = (
+                f"{source_metric} {source_value:g} is {value:,.0f} % of the allocation in force, "
+                f"above {metric}'s upper bound {bound:g}"
+            )
+        problems.append(Problem(int(line), message))
+    return problems
 
 
 def ingest_csv_files(
