@@ -156,17 +156,26 @@ def store_frame(
     return counts
 
 
-def ingest_csv(
+@dataclass(frozen=True)
+class CheckedCsv:
+    """A CSV file that passed its checks: the rows to store (timestamp, service, metric, value)."""
+
+    path: str
+    rows_read: int
+    frame: pd.DataFrame
+    rejected: int
+
+
+def check_csv(
     engine: Engine,
     config: Config,
     path: Path,
     *,
     skip_invalid: bool = False,
     allow_mixed_offsets: bool = False,
-    on_batch: Callable[[int], None] | None = None,
     now: datetime | None = None,
-) -> IngestSummary:
-    """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid.
+) -> CheckedCsv:
+    """Checks the whole file without writing; raises InputFileError unless it may be stored.
 
     Timestamps later than ``now`` (plus a small tolerance) are refused.
     """
@@ -189,15 +198,51 @@ def ingest_csv(
         raise InputFileError(str(path), [str(p) for p in problems])
     if out_of_range:
         frame = frame[~frame["line"].isin([p.line for p in out_of_range])]
-    counts = store_frame(engine, config, frame.drop(columns="line"), on_batch, now=moment)
+    return CheckedCsv(
+        str(path), parsed.rows_read, frame.drop(columns="line"), len({p.line for p in problems})
+    )
+
+
+def store_checked(
+    engine: Engine,
+    config: Config,
+    checked: CheckedCsv,
+    on_batch: Callable[[int], None] | None = None,
+    *,
+    now: datetime | None = None,
+) -> IngestSummary:
+    counts = store_frame(engine, config, checked.frame, on_batch, now=now)
     return IngestSummary(
-        str(path),
-        parsed.rows_read,
+        checked.path,
+        checked.rows_read,
         counts.inserted,
         counts.updated,
         counts.unchanged,
-        len({p.line for p in problems}),
+        checked.rejected,
     )
+
+
+def ingest_csv(
+    engine: Engine,
+    config: Config,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    allow_mixed_offsets: bool = False,
+    on_batch: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> IngestSummary:
+    """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
+    moment = now or datetime.now(UTC)
+    checked = check_csv(
+        engine,
+        config,
+        path,
+        skip_invalid=skip_invalid,
+        allow_mixed_offsets=allow_mixed_offsets,
+        now=moment,
+    )
+    return store_checked(engine, config, checked, on_batch, now=moment)
 
 
 def beyond_upper_bounds(
@@ -245,18 +290,22 @@ def ingest_csv_files(
     skip_invalid: bool = False,
     allow_mixed_offsets: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> list[IngestSummary]:
-    return [
-        ingest_csv(
+    """Every file is checked before the first is stored: one bad file stores nothing."""
+    moment = now or datetime.now(UTC)
+    checked = [
+        check_csv(
             engine,
             config,
             path,
             skip_invalid=skip_invalid,
             allow_mixed_offsets=allow_mixed_offsets,
-            on_batch=on_batch,
+            now=moment,
         )
         for path in paths
     ]
+    return [store_checked(engine, config, item, on_batch, now=moment) for item in checked]
 
 
 def prometheus_settings(config: Config) -> PrometheusSettings:

@@ -332,3 +332,13 @@ def test_a_huge_name_is_shortened_in_the_message(capplan: Capplan, tmp_path: Pat
     assert "line 2: unknown service 'xxxx" in out and "(10,000,000 characters)" in out
     assert "line 3: unknown metric 'xxxx" in out
     assert len(out) < 1000
+
+
+def test_one_bad_file_stores_nothing_from_the_others(
+    capplan: Capplan, tmp_path: Path, database_url: str
+) -> None:
+    good = write(tmp_path, "good.csv", "2026-01-01T00:00:00Z,backend,cpu_percent,40\n")
+    bad = write(tmp_path, "bad.csv", "2026-01-01T00:00:00Z,unicorn,cpu_percent,40\n")
+    out = capplan("ingest", str(good), str(bad), expect=2).output
+    assert "bad.csv" in out and "line 2: unknown service" in out
+    assert stored_anything(database_url) == (0, 0, 0)
