@@ -80,7 +80,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
 
 
 def _header(data: bytes) -> list[str]:
-    first = data.split(b"\n", 1)[0].split(b"\r", 1)[0].decode("utf-8-sig")
+    end = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=len(data))
+    first = data[:end].decode("utf-8-sig")
     return next(csv.reader([first]), [])
 
 
