@@ -302,6 +302,12 @@ def test_a_short_row_names_its_field_count(capplan: Capplan, tmp_path: Path) -> 
     body = "2026-01-01T00:00:00Z,backend,cpu_percent,40\n2026-01-01T00:05:00Z,backend,cpu_percent\n"
     out = capplan("ingest", str(write(tmp_path, "short.csv", body)), expect=2).output
     assert "line 3: expected 4 fields, got 3" in out
+    # A long first row and a short one add up to the right number of separators.
+    body = (
+        "2026-01-01T00:00:00Z,backend,cpu_percent,40,4\n2026-01-01T00:05:00Z,backend,cpu_percent\n"
+    )
+    out = capplan("ingest", str(write(tmp_path, "even.csv", body)), expect=2).output
+    assert "line 2: expected 4 fields, got 5" in out and "line 3: expected 4 fields, got 3" in out
 
 
 def test_a_row_without_service_and_timestamp_is_reported_not_dropped(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,16 +65,19 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
     if b'"' in data or not _every_line_has(data, len(header)):
         return _read_slowly(data, len(header), problems)
     try:
-        table = pd.read_csv(
-            io.BytesIO(data),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            index_col=False,
-            engine="c",
-        )
-    except pd.errors.ParserError:
+        with warnings.catch_warnings():
+            # With index_col=False, a first row with extra fields is a warning and lost data.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            table = pd.read_csv(
+                io.BytesIO(data),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         return _read_slowly(data, len(header), problems)
     table.index = np.arange(2, len(table) + 2)
     return table, problems
@@ -105,9 +109,14 @@ def _every_line_has(data: bytes, width: int) -> bool:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     if b"\n\n" not in data and not data.startswith(b"\n"):
-        # The usual file, checked at memchr speed: the fast parser refuses longer rows,
-        # so the right total means no row is short either.
-        return data.count(b",") == (width - 1) * lines
+        # The usual file, checked at memchr speed: once the first data row is as wide as
+        # the header, the fast parser refuses longer rows, so the right total means no
+        # row is short either.
+        start = data.find(b"\n") + 1
+        end = data.find(b"\n", start) if start else -1
+        first_row = data[start : end if end >= 0 else len(data)] if start else b""
+        first_row_fits = first_row == b"" or first_row.count(b",") == width - 1
+        return first_row_fits and data.count(b",") == (width - 1) * lines
     raw = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(raw == ord("\n"))
     if not len(ends) or ends[-1] != len(raw) - 1:
@@ -151,14 +160,10 @@ def _read_table_slowly(data: bytes, width: int) -> tuple[pd.DataFrame, list[Prob
         records.append([*record[:width], *([""] * (width - len(record)))])
         lines.append(line)
         line = reader.line_num + 1
-    header = next(csv.reader([text.split("\n", 1)[0].split("\r", 1)[0]]))
-    table = pd.DataFrame(records, columns=header, index=lines, dtype=object)
+    table = pd.DataFrame(records, columns=_header(data), index=lines, dtype=object)
     if records:
         table = table.astype(str)
-    table["__malformed__"] = ""
-    for problem in problems:
-        if problem.line in table.index:
-            table.loc[problem.line, "__malformed__"] = "x"
+    table["__malformed__"] = np.where(np.isin(lines, [p.line for p in problems]), "x", "")
     return table, problems
 
 
