@@ -153,3 +153,23 @@ def test_rightsize_compares_with_the_allocation_in_force(
     # Sized as of 9 May, the 2-core allocation was in force.
     assert backend_cpu("2026-05-09T00:00:00Z")["current"] == 2
     assert before_path.exists()
+
+
+def test_a_report_sizes_against_the_allocation_of_its_period(
+    database_url: str, tmp_path: Path
+) -> None:
+    from jobs.reports.context import _rightsizing
+
+    engine = open_store(database_url)
+    _, before = configs(tmp_path, 2)
+    _, after = configs(tmp_path, 4)
+    index = pd.date_range("2026-04-01T00:00Z", AS_OF, freq="5min", inclusive="left")
+    frame = pd.DataFrame(
+        {"timestamp": index, "service": "backend", "metric": "cpu_percent", "value": 50.0}
+    )
+    store_frame(engine, before, frame, now=at("2026-04-01T00:00Z"))
+    sync_from_config(engine, after, at("2026-06-15T00:00Z"))
+    # The May report, rendered after the edit, shows what was allocated in May.
+    recommendations, _ = _rightsizing(engine, after, at(AS_OF))
+    (cpu,) = [r for r in recommendations if (r.service, r.resource) == ("backend", "cpu")]
+    assert cpu.current == 2
