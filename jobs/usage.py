@@ -13,7 +13,7 @@ from forecasting.rightsizing import FormulaDemand, ServiceUsage
 from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.ingest import BYTES_PER_GB
-from jobs.settings import allocations
+from jobs.settings import allocations as configured_allocations
 from jobs.store.allocations import allocation_history
 from jobs.store.rollups import read_rollups
 from jobs.store.samples import read_samples
@@ -89,7 +89,7 @@ def allocations_in_force(engine: Engine, config: Config, as_of: datetime) -> dic
     history = allocation_history(engine, config=config)
     history = history[history["effective_from"] <= pd.Timestamp(as_of)]
     latest = history.groupby(["service", "resource"])["value"].last()
-    current = allocations(config)
+    current = configured_allocations(config)
 
     def at(service: str, resource: str, fallback: float) -> float:
         return float(latest.get((service, resource), fallback))
