@@ -92,6 +92,7 @@ def config_validate(path: Path) -> None:
 def _register_commands() -> None:
     from jobs.commands import (
         alerts,
+        allocations,
         budget,
         demo,
         export,
@@ -106,10 +107,11 @@ def _register_commands() -> None:
 
     commands = (
         *ingest.COMMANDS,
+        *allocations.COMMANDS,
         *forecast.COMMANDS,
         *plan.COMMANDS,
         *budget.COMMANDS,
-        rightsize.make_rightsize_command(rightsize.stored_usage),
+        rightsize.make_rightsize_command(rightsize.stored_usage, rightsize.stored_allocations),
         *demo.COMMANDS,
         *schedule.COMMANDS,
         *publish.COMMANDS,

@@ -64,3 +64,12 @@ class SchemaVersionError(StoreError):
 
 class JobFailedError(CapplanError):
     """Some items of a run failed; the ones that worked are stored."""
+
+
+def shown(value: object, *, quote: bool = True, limit: int = 60) -> str:
+    """A value for a message: quoted, and cut short if long (a 10 MB name stays out of logs)."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text) if quote else text
+    head = repr(text[:limit]) if quote else text[:limit]
+    return f"{head}... ({len(text):,} characters)"

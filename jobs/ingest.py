@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,8 @@ from sqlalchemy import Engine
 
 from jobs.config import Config
 from jobs.errors import CapplanError, InputFileError
-from jobs.sources.csv_file import parse_samples_csv
-from jobs.store.allocations import allocation_history, seed_from_config
+from jobs.sources.csv_file import Problem, parse_samples_csv
+from jobs.store.allocations import allocation_history, sync_from_config
 from jobs.store.rollups import refresh_rollups, untouched_spans
 from jobs.store.samples import UpsertCounts, spans_of, upsert_samples
 from jobs.store.series import SeriesKey, ensure_series
@@ -115,11 +116,16 @@ def store_frame(
     config: Config,
     frame: pd.DataFrame,
     on_batch: Callable[[int], None] | None = None,
+    *,
+    now: datetime | None = None,
 ) -> UpsertCounts:
-    """Stores a validated long frame (timestamp UTC, service, metric, value)."""
+    """Stores a validated long frame (timestamp UTC, service, metric, value).
+
+    Allocations the configuration changed are recorded first, in force from ``now``.
+    """
     if frame.empty:
         return UpsertCounts()
-    seed_from_config(engine, config)
+    sync_from_config(engine, config, now)
     frame = to_stored_metrics(frame, config, allocation_history(engine))
     groups = frame.groupby(["service", "metric"], sort=False)
     pairs = [(str(key[0]), str(key[1])) for key in groups.groups]  # type: ignore[index]
@@ -155,6 +161,72 @@ def store_frame(
     return counts
 
 
+@dataclass(frozen=True)
+class CheckedCsv:
+    """A CSV file that passed its checks: the rows to store (timestamp, service, metric, value)."""
+
+    path: str
+    rows_read: int
+    frame: pd.DataFrame
+    rejected: int
+
+
+def check_csv(
+    engine: Engine,
+    config: Config,
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    allow_mixed_offsets: bool = False,
+    now: datetime | None = None,
+) -> CheckedCsv:
+    """Checks the whole file without writing; raises InputFileError unless it may be stored.
+
+    Timestamps later than ``now`` (plus a small tolerance) are refused.
+    """
+    moment = now or datetime.now(UTC)
+    parsed = parse_samples_csv(
+        path,
+        services=config.services,
+        metrics=config.metrics,
+        allow_mixed_offsets=allow_mixed_offsets,
+        now=moment,
+    )
+    frame = parsed.frame
+    out_of_range = (
+        beyond_upper_bounds(frame, config, allocation_history(engine, config=config, now=moment))
+        if not frame.empty
+        else []
+    )
+    problems = sorted([*parsed.problems, *out_of_range], key=lambda p: p.line)
+    if problems and (not skip_invalid or any(p.fatal for p in problems)):
+        raise InputFileError(str(path), [str(p) for p in problems])
+    if out_of_range:
+        frame = frame[~frame["line"].isin([p.line for p in out_of_range])]
+    return CheckedCsv(
+        str(path), parsed.rows_read, frame.drop(columns="line"), len({p.line for p in problems})
+    )
+
+
+def store_checked(
+    engine: Engine,
+    config: Config,
+    checked: CheckedCsv,
+    on_batch: Callable[[int], None] | None = None,
+    *,
+    now: datetime | None = None,
+) -> IngestSummary:
+    counts = store_frame(engine, config, checked.frame, on_batch, now=now)
+    return IngestSummary(
+        checked.path,
+        checked.rows_read,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+        checked.rejected,
+    )
+
+
 def ingest_csv(
     engine: Engine,
     config: Config,
@@ -163,26 +235,56 @@ def ingest_csv(
     skip_invalid: bool = False,
     allow_mixed_offsets: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestSummary:
     """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
-    parsed = parse_samples_csv(
+    moment = now or datetime.now(UTC)
+    checked = check_csv(
+        engine,
+        config,
         path,
-        services=config.services,
-        metrics=config.metrics,
+        skip_invalid=skip_invalid,
         allow_mixed_offsets=allow_mixed_offsets,
+        now=moment,
     )
-    header_problem = any(p.line == 1 for p in parsed.problems)
-    if parsed.problems and (not skip_invalid or header_problem):
-        raise InputFileError(str(path), [str(p) for p in parsed.problems])
-    counts = store_frame(engine, config, parsed.frame.drop(columns="line"), on_batch)
-    return IngestSummary(
-        str(path),
-        parsed.rows_read,
-        counts.inserted,
-        counts.updated,
-        counts.unchanged,
-        len({p.line for p in parsed.problems}),
-    )
+    return store_checked(engine, config, checked, on_batch, now=moment)
+
+
+def beyond_upper_bounds(
+    frame: pd.DataFrame, config: Config, allocations: pd.DataFrame
+) -> list[Problem]:
+    """Rows (with a ``line`` column) whose stored value would exceed the metric's upper_bound.
+
+    Absolute usage is judged after its conversion with the allocation in force:
+    5000 % of an allocation is a wrong unit or a wrong allocation, not a load.
+    """
+    stored = to_stored_metrics(frame, config, allocations)
+    bounds = {m: spec.upper_bound for m, spec in config.metrics.items()}
+    limit = stored["metric"].map(bounds).astype("float64").to_numpy()
+    with np.errstate(invalid="ignore"):
+        over = stored["value"].to_numpy() > limit
+    if not over.any():
+        return []
+    given = frame.set_index("line")
+    problems = []
+    for line, metric, value, bound in zip(
+        stored["line"].to_numpy()[over],
+        stored["metric"].to_numpy()[over],
+        stored["value"].to_numpy()[over],
+        limit[over],
+        strict=True,
+    ):
+        source_metric = str(given.at[line, "metric"])
+        source_value = float(given["value"].to_numpy()[given.index.get_loc(line)])
+        if source_metric == metric:
+            message = f"value {value:g} is above {metric}'s upper bound {bound:g}"
+        else:
+            message = (
+                f"{source_metric} {source_value:g} is {value:,.0f} % of the allocation in force, "
+                f"above {metric}'s upper bound {bound:g}"
+            )
+        problems.append(Problem(int(line), message))
+    return problems
 
 
 def ingest_csv_files(
@@ -193,15 +295,19 @@ def ingest_csv_files(
     skip_invalid: bool = False,
     allow_mixed_offsets: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> list[IngestSummary]:
-    return [
-        ingest_csv(
+    """Every file is checked before the first is stored: one bad file stores nothing."""
+    moment = now or datetime.now(UTC)
+    checked = [
+        check_csv(
             engine,
             config,
             path,
             skip_invalid=skip_invalid,
             allow_mixed_offsets=allow_mixed_offsets,
-            on_batch=on_batch,
+            now=moment,
         )
         for path in paths
     ]
+    return [store_checked(engine, config, item, on_batch, now=moment) for item in checked]

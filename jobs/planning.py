@@ -8,12 +8,13 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
 from forecasting.budget import Budget, Plan, budget, plan
+from forecasting.costs import Allocation
 from forecasting.human import human_number
 from forecasting.rightsizing import FormulaDemand, Recommendation, ServiceUsage, rightsize
 from jobs.budget_export import budget_csv_bytes, budget_xlsx_bytes
@@ -44,10 +45,12 @@ def run_rightsize(
     usage: Sequence[ServiceUsage],
     as_of: datetime,
     demand: FormulaDemand | None = None,
+    current: Mapping[str, Allocation] | None = None,
 ) -> tuple[Recommendation, ...]:
+    """``current``: the allocations in force at ``as_of`` (default: the configuration's)."""
     return rightsize(
         usage,
-        allocations(config),
+        allocations(config) if current is None else current,
         cost_model(config),
         pd.Timestamp(as_of),
         rightsizing_settings(config),

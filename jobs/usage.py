@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Engine
 
+from forecasting.costs import Allocation
 from forecasting.rightsizing import FormulaDemand, ServiceUsage
 from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.ingest import BYTES_PER_GB
+from jobs.settings import allocations as configured_allocations
 from jobs.store.allocations import allocation_history
 from jobs.store.rollups import read_rollups
 from jobs.store.samples import read_samples
@@ -55,7 +58,9 @@ def load_usage(
     end = int(as_of.timestamp())
     start = int((as_of - timedelta(days=lookback_days)).timestamp())
     by_key = {(s.key.service, s.key.metric): s for s in list_series(engine)}
-    allocations = allocation_history(engine)
+    # A configuration changed since the last write is in force from now, as the
+    # next write will record it.
+    allocations = allocation_history(engine, config=config)
     usage = []
     for service in config.services:
         mine = allocations[allocations["service"] == service]
@@ -76,6 +81,29 @@ def load_usage(
             f"days before {as_of:%Y-%m-%d %H:%M} UTC; ingest data first or pick another --as-of"
         )
     return usage
+
+
+def allocations_in_force(engine: Engine, config: Config, as_of: datetime) -> dict[str, Allocation]:
+    """Each configured service's allocation as it stood at ``as_of`` (the configuration's
+    where the history has nothing that early)."""
+    history = allocation_history(engine, config=config)
+    history = history[history["effective_from"] <= pd.Timestamp(as_of)]
+    latest = history.groupby(["service", "resource"])["value"].last()
+    current = configured_allocations(config)
+
+    def at(service: str, resource: str, fallback: float) -> float:
+        return float(latest.get((service, resource), fallback))
+
+    return {
+        name: replace(
+            allocation,
+            cores=at(name, "cpu_cores", allocation.cores),
+            memory_gb=at(name, "memory_gb", allocation.memory_gb),
+            storage_gb=at(name, "storage_gb", allocation.storage_gb),
+            replicas=round(at(name, "replicas", allocation.replicas)),
+        )
+        for name, allocation in current.items()
+    }
 
 
 def formula_demand(engine: Engine, as_of: datetime, lookback_days: float) -> FormulaDemand:

@@ -337,3 +337,17 @@ def test_an_unexpected_error_in_one_series_is_recorded(monkeypatch: pytest.Monke
     outcome = run_task(task)
     assert isinstance(outcome, SeriesFailure)
     assert outcome.error == "RuntimeError: optimiser exploded"
+
+
+def test_csv_mode_refuses_a_repeated_column_and_cuts_long_values(
+    capplan: Capplan, tmp_path: Path
+) -> None:
+    twice = tmp_path / "twice.csv"
+    twice.write_text("timestamp,value,value\n2026-01-01,1,9\n2026-01-02,2,9\n")
+    out = capplan("forecast", "--csv", str(twice), "--threshold", "5", expect=2).output
+    assert "line 1: column 'value' appears 2 times" in out
+    long = tmp_path / "long.csv"
+    long.write_text(f"timestamp,value\n2026-01-01,{'x' * 1_000_000}\n")
+    out = capplan("forecast", "--csv", str(long), "--threshold", "5", expect=2).output
+    assert "line 2: value 'xxx" in out and "(1,000,000 characters)" in out
+    assert len(out) < 1000

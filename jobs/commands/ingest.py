@@ -57,7 +57,7 @@ def ingest(
     allow_mixed_offsets: bool,
 ) -> None:
     """Load utilisation samples (idempotent: the same data twice leaves the same rows)."""
-    from jobs.ingest import ingest_csv
+    from jobs.ingest import check_csv, store_checked
     from jobs.store import ledger
 
     files = [*csv_paths, *paths]
@@ -66,19 +66,23 @@ def ingest(
     config, engine = app.config, app.engine()
     run_id = ledger.start_run(engine, "ingest")
     summaries: list[IngestSummary] = []
+    moment = now_utc()
     try:
-        for path in files:
+        # Every file is checked before the first is stored: one bad file stores nothing.
+        checked = [
+            check_csv(
+                engine,
+                config,
+                path,
+                skip_invalid=skip_invalid,
+                allow_mixed_offsets=allow_mixed_offsets,
+                now=moment,
+            )
+            for path in files
+        ]
+        for path, item in zip(files, checked, strict=True):
             with progress(None, "rows", path.name) as bar:
-                summaries.append(
-                    ingest_csv(
-                        engine,
-                        config,
-                        path,
-                        skip_invalid=skip_invalid,
-                        allow_mixed_offsets=allow_mixed_offsets,
-                        on_batch=bar.update,
-                    )
-                )
+                summaries.append(store_checked(engine, config, item, bar.update, now=moment))
             click.echo(summaries[-1].line())
         if prometheus:
             pulled = _pull(app, since, until)

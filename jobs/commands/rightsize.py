@@ -1,13 +1,14 @@
 """``capplan rightsize [--as-of T] [--format table|json|csv]``.
 
-The command is built by ``make_rightsize_command(load_usage)``: the loader
-(``stored_usage`` in the CLI) returns one ``ServiceUsage`` per
-service, so tests can size from usage they make up.
+The command is built by ``make_rightsize_command(load_usage, load_allocations)``: the
+loaders (``stored_usage`` and ``stored_allocations`` in the CLI) return one
+``ServiceUsage`` per service and the allocations in force, so tests can size from
+usage they make up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from jobs.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from forecasting.costs import Allocation
     from forecasting.rightsizing import ServiceUsage
 
 #: Kept here so ``capplan --help`` need not import the renderers.
@@ -30,6 +32,7 @@ FORMAT_NAMES = ("table", "json", "csv", "compose", "kubernetes")
 DIRECTORY_FORMATS = ("kubernetes",)
 
 UsageLoader = Callable[[AppContext, datetime, float], "Sequence[ServiceUsage]"]
+AllocationLoader = Callable[[AppContext, datetime], "Mapping[str, Allocation]"]
 
 
 def stored_usage(app: AppContext, as_of: datetime, lookback_days: float) -> Sequence[ServiceUsage]:
@@ -39,7 +42,18 @@ def stored_usage(app: AppContext, as_of: datetime, lookback_days: float) -> Sequ
     return load_usage(app.engine(), app.config, as_of, lookback_days)
 
 
-def make_rightsize_command(load_usage: UsageLoader) -> click.Command:
+def stored_allocations(app: AppContext, as_of: datetime) -> Mapping[str, Allocation]:
+    """The CLI's allocations: those in force at ``as_of`` by the store's history."""
+    from jobs.usage import allocations_in_force
+
+    return allocations_in_force(app.engine(), app.config, as_of)
+
+
+def make_rightsize_command(
+    load_usage: UsageLoader, load_allocations: AllocationLoader | None = None
+) -> click.Command:
+    """``load_allocations`` gives what usage is compared with (default: the configuration)."""
+
     @click.command("rightsize")
     @click.option("--as-of", "as_of", type=UTC_DATETIME, help="Instant to size at (default: now).")
     @click.option(
@@ -68,7 +82,9 @@ def make_rightsize_command(load_usage: UsageLoader) -> click.Command:
             check_writable_target(out, directory=fmt in DIRECTORY_FORMATS)
         instant = as_of or now_utc()
         usage = load_usage(app, instant, float(app.config.rightsizing.lookback_days))
-        rendered = render(run_rightsize(app.config, usage, instant), app.config, instant)
+        current = None if load_allocations is None else load_allocations(app, instant)
+        recommendations = run_rightsize(app.config, usage, instant, current=current)
+        rendered = render(recommendations, app.config, instant)
         if out is None:
             click.echo(rendered.stream, nl=False)
             return

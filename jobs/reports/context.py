@@ -40,7 +40,7 @@ from jobs.reports.model import (
 )
 from jobs.store.rollups import read_peaks, read_rollups
 from jobs.store.series import SeriesInfo, list_series
-from jobs.usage import load_usage
+from jobs.usage import allocations_in_force, load_usage
 
 if TYPE_CHECKING:
     from jobs.forecast_job import FleetForecast, SeriesResult
@@ -313,7 +313,8 @@ def _rightsizing(
         usage = load_usage(engine, config, as_of, lookback)
     except NoDataError as exc:
         return (), str(exc)
-    return tuple(run_rightsize(config, usage, as_of)), ""
+    current = allocations_in_force(engine, config, as_of)
+    return tuple(run_rightsize(config, usage, as_of, current=current)), ""
 
 
 def _accuracy(

@@ -7,13 +7,14 @@ Real exports come with old Mac line endings, rows out of order, integer dates
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from jobs.errors import InputFileError
+from jobs.errors import InputFileError, shown
 
 Aggregate = Literal["none", "daily-max", "daily-mean", "weekly-mean"]
 AGGREGATES: tuple[Aggregate, ...] = ("none", "daily-max", "daily-mean", "weekly-mean")
@@ -29,20 +30,29 @@ def _timestamps(column: pd.Series) -> pd.Series:
         return pd.to_datetime(text, format="mixed", utc=True, errors="coerce")
 
 
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        return next(csv.reader(handle), [])
+
+
 def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.Series:
     """Values on a sorted UTC DatetimeIndex; empty values are dropped, bad ones reported."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputFileError(str(path), [f"cannot read CSV: {exc}"]) from exc
+    header = _header(path)
+    twice = [c for c in dict.fromkeys((timestamp_column, value_column)) if header.count(c) > 1]
+    if twice:
+        # pandas would rename the second one and read only the first, silently.
+        raise InputFileError(
+            str(path), [f"line 1: column {shown(c)} appears {header.count(c)} times" for c in twice]
+        )
     missing = [c for c in (timestamp_column, value_column) if c not in table.columns]
     if missing:
+        columns = shown(", ".join(map(str, table.columns)), quote=False, limit=200)
         raise InputFileError(
-            str(path),
-            [
-                f"line 1: no column {c!r} (columns: {', '.join(map(str, table.columns))})"
-                for c in missing
-            ],
+            str(path), [f"line 1: no column {shown(c)} (columns: {columns})" for c in missing]
         )
     lines = np.arange(2, len(table) + 2)
     stamps = _timestamps(table[timestamp_column])
@@ -50,12 +60,12 @@ def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.
     empty = (raw == "").to_numpy()
     values = pd.to_numeric(raw.where(~empty, "nan"), errors="coerce").to_numpy(dtype=np.float64)
     problems = [
-        f"line {line}: timestamp {text!r} is not a date or date-time"
+        f"line {line}: timestamp {shown(text)} is not a date or date-time"
         for line, text, bad in zip(lines, table[timestamp_column], stamps.isna(), strict=True)
         if bad
     ]
     problems += [
-        f"line {line}: value {text!r} is not a number"
+        f"line {line}: value {shown(text)} is not a number"
         for line, text, nan, blank in zip(lines, raw, np.isnan(values), empty, strict=True)
         if nan and not blank
     ]
