@@ -190,6 +190,11 @@ def _sum_money(values: list[float]) -> float:
     return money(sum((Decimal(repr(v)) for v in values), Decimal(0)))
 
 
+def _times(value: float, replicas: int) -> float:
+    """``value`` added up ``replicas`` times, exactly as a sum of the decimals would."""
+    return float(Decimal(repr(value)) * replicas)
+
+
 def _sum_amount(values: list[float]) -> float:
     return float(sum((Decimal(repr(v)) for v in values), Decimal(0)))
 
@@ -240,9 +245,9 @@ def budget(
                         service=service,
                         quarter=quarter,
                         instances=sized.replicas,
-                        cores=_sum_amount([sized.cores] * sized.replicas),
-                        memory_gb=_sum_amount([sized.memory_gb] * sized.replicas),
-                        storage_gb=_sum_amount([sized.storage_gb] * sized.replicas),
+                        cores=_times(sized.cores, sized.replicas),
+                        memory_gb=_times(sized.memory_gb, sized.replicas),
+                        storage_gb=_times(sized.storage_gb, sized.replicas),
                         monthly_cost=money(monthly),
                         quarter_cost=money(monthly * MONTHS_PER_QUARTER),
                     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 
 
 class CapacityInputError(ValueError):
@@ -37,7 +37,15 @@ def to_decimal(value: float) -> Decimal:
 def round_half_up(value: float | Decimal, places: int = 0) -> Decimal:
     """Round half away from zero, as people do by hand (Python's ``round`` is half-even)."""
     exact = value if isinstance(value, Decimal) else to_decimal(value)
-    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return _quantize(exact, Decimal(1).scaleb(-places), ROUND_HALF_UP)
+
+
+def _quantize(exact: Decimal, unit: Decimal, rounding: str) -> Decimal:
+    # The default context holds 28 digits; a large value with nine decimals
+    # needs more, and quantize raises InvalidOperation rather than round.
+    with localcontext() as context:
+        context.prec = max(context.prec, exact.adjusted() - unit.adjusted() + 2)
+        return exact.quantize(unit, rounding=rounding)
 
 
 # Products such as 2 * 1.1 come out as 2.2000000000000002; nine decimals drop
@@ -47,12 +55,12 @@ _NOISE = Decimal("1e-9")
 
 def ceil_to_step(value: float, step: float) -> float:
     """Smallest multiple of ``step`` that is >= ``value``, free of float noise."""
-    exact = (to_decimal(value) / to_decimal(step)).quantize(_NOISE, rounding=ROUND_HALF_UP)
+    exact = _quantize(to_decimal(value) / to_decimal(step), _NOISE, ROUND_HALF_UP)
     return float(exact.to_integral_value(rounding=ROUND_CEILING) * to_decimal(step))
 
 
 def floor_to_step(value: float, step: float) -> float:
-    exact = (to_decimal(value) / to_decimal(step)).quantize(_NOISE, rounding=ROUND_HALF_UP)
+    exact = _quantize(to_decimal(value) / to_decimal(step), _NOISE, ROUND_HALF_UP)
     return float(exact.to_integral_value(rounding=ROUND_FLOOR) * to_decimal(step))
 
 

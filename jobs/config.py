@@ -12,22 +12,37 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jobs.config_yaml import YamlError, load_yaml
 from jobs.errors import ConfigError
 from jobs.publishers import EmailSettings, LocalSettings, S3Settings
 
 RUNBOOK_RESOURCE = "runbook.yaml"
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
+# Upper bounds keep every product the planner forms ((1 + g) ** years times a
+# quantity times a price) far inside float and Decimal range: a value beyond
+# them is a typo, and validation is the place to say so, not a crash later.
+MAX_QUANTITY = 1e9
+MIN_QUANTITY = 1e-6
+MAX_GROWTH = 10.0  # +1000 % a year
+MAX_WINDOW_MINUTES = 1440  # a sustained peak is a daily figure
+MAX_DAYS = 3660
+MAX_SEED = 2**32 - 1
+
+Positive = Annotated[float, Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
+Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+WindowMinutes = Annotated[int, Field(ge=0, le=MAX_WINDOW_MINUTES)]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN compares false with everything, so a NaN threshold would never fire.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class HostConfig(StrictModel):
@@ -88,7 +103,7 @@ class MetricConfig(StrictModel):
 
 class Trigger(StrictModel):
     above: float
-    for_minutes: Annotated[int, Field(ge=0)] = 0
+    for_minutes: WindowMinutes = 0
 
 
 class ThresholdPair(StrictModel):
@@ -104,12 +119,12 @@ class ThresholdPair(StrictModel):
 
 class ScaleDownTrigger(StrictModel):
     below: NonNegative
-    for_minutes: Annotated[int, Field(ge=0)] = 0
+    for_minutes: WindowMinutes = 0
 
 
 class GrowthAlert(StrictModel):
     increase_percent: Positive = 20.0
-    window_days: Annotated[int, Field(ge=1)] = 7
+    window_days: Annotated[int, Field(ge=1, le=366)] = 7
 
 
 class Baseline(StrictModel):
@@ -128,7 +143,7 @@ class DatabaseFormula(StrictModel):
     memory_mb_per_agent: Positive = 2.0
     min_memory_gb: Positive = 4.0
     connections_per_agent: Positive = 0.1
-    min_connections: Annotated[int, Field(ge=1)] = 20
+    min_connections: Annotated[int, Field(ge=1, le=int(MAX_QUANTITY))] = 20
     growth_factor: Positive = 1.5
 
 
@@ -152,9 +167,9 @@ class Costs(StrictModel):
 
 
 class RightSizing(StrictModel):
-    lookback_days: Annotated[int, Field(ge=1)] = 30
+    lookback_days: Days = 30
     growth_scenario: str = "moderate"
-    review_days: Annotated[int, Field(ge=1)] = 30
+    review_days: Days = 30
     #: Limits over reservations in applied outputs: the runbook's scaling example
     #: sets limits at twice the reservations.
     limit_headroom: Annotated[float, Field(ge=1, le=100, allow_inf_nan=False)] = 2.0
@@ -162,17 +177,32 @@ class RightSizing(StrictModel):
 
 class ForecastSettings(StrictModel):
     horizon_years: Annotated[int, Field(ge=1, le=10)] = 3
-    min_history_days: Annotated[int, Field(ge=2)] = 14
-    seed: int = 0
+    min_history_days: Annotated[int, Field(ge=2, le=MAX_DAYS)] = 14
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
 
 
 class PrometheusSource(StrictModel):
     url: str
     service_label: str = "service"
-    step_seconds: Annotated[int, Field(ge=1)] = 300
-    timeout_seconds: Positive = 30.0
+    step_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
     queries: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # The value is not echoed: a URL may carry a login.
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                "must be an http:// or https:// URL with a host, e.g. http://prometheus:9090"
+            )
+        return value.strip()
 
 
 class Sources(StrictModel):
@@ -180,7 +210,7 @@ class Sources(StrictModel):
 
 
 class Storage(StrictModel):
-    raw_retention_days: Annotated[int, Field(ge=1)] = 35
+    raw_retention_days: Days = 35
 
 
 class Schedule(StrictModel):
@@ -189,7 +219,7 @@ class Schedule(StrictModel):
     monthly: str = "0 6 1 * *"
     quarterly: str = "0 7 1 1,4,7,10 *"
     annual: str = "0 8 2 1 *"
-    max_catch_up: Annotated[int, Field(ge=1)] = 12
+    max_catch_up: Annotated[int, Field(ge=1, le=1000)] = 12
 
     @field_validator("ingest", "forecast", "monthly", "quarterly", "annual")
     @classmethod
@@ -255,12 +285,14 @@ class Calendar(StrictModel):
 class Config(StrictModel):
     version: Literal[1] = 1
     host: HostConfig
-    services: dict[str, ServiceConfig]
-    metrics: dict[str, MetricConfig]
+    services: Annotated[dict[str, ServiceConfig], Field(min_length=1)]
+    metrics: Annotated[dict[str, MetricConfig], Field(min_length=1)]
     thresholds: dict[str, ThresholdPair]
     scale_down: dict[str, ScaleDownTrigger] = Field(default_factory=dict)
     growth_alert: GrowthAlert = GrowthAlert()
-    scenarios: dict[str, Annotated[float, Field(gt=-1)]]
+    scenarios: Annotated[
+        dict[str, Annotated[float, Field(gt=-1, le=MAX_GROWTH)]], Field(min_length=1)
+    ]
     baseline: Baseline
     formulas: Formulas = Formulas()
     costs: Costs
@@ -323,20 +355,25 @@ def parse_config(data: Any, source: str) -> Config:
 
 def load_config(path: Path) -> Config:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path),
+            [f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"],
+        ) from exc
     return parse_config_text(text, str(path))
 
 
 def parse_config_text(text: str, source: str) -> Config:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, [f"{where}invalid YAML: {reason}"]) from exc
+        data = load_yaml(text)
+    except YamlError as exc:
+        raise ConfigError(source, [str(exc)]) from exc
     return parse_config(data, source)
 
 
