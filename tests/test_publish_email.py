@@ -183,7 +183,7 @@ def test_missing_login_variable_is_named() -> None:
             "password_env": "CAPPLAN_SMTP_PASSWORD",
         }
     )
-    with pytest.raises(PublisherConfigError, match="CAPPLAN_SMTP_PASSWORD"):
+    with pytest.raises(PublisherConfigError, match=r"publish\.email\.password_env"):
         EmailPublisher(config, env={"CAPPLAN_SMTP_USER": "capplan"})
 
 

@@ -103,6 +103,7 @@ class S3Settings(PublisherSettings):
         return self
 
 
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
 DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -149,10 +150,11 @@ class EmailSettings(PublisherSettings):
     @field_validator("username_env", "password_env")
     @classmethod
     def _env_name(cls, value: str | None) -> str | None:
-        if value is not None and not value.replace("_", "").isalnum():
+        # The value is never echoed: a mistaken one is likely the secret itself.
+        if value is not None and not _ENV_NAME_RE.fullmatch(value):
             raise ValueError(
-                f"{value!r} must be the NAME of an environment variable (e.g. "
-                "CAPPLAN_SMTP_PASSWORD), not the secret itself"
+                "must be the NAME of an environment variable (letters, digits and '_', "
+                "e.g. CAPPLAN_SMTP_PASSWORD), not the secret itself"
             )
         return value
 

@@ -140,13 +140,20 @@ class EmailPublisher(Publisher):
         self.link_provider = link_provider
         self._login: tuple[str, str] | None = None
         if settings.username_env and settings.password_env:
+            # Named by field, never by value: a password_env that holds the
+            # password itself would otherwise be echoed into cron mail.
             missing = [
-                name for name in (settings.username_env, settings.password_env) if not env.get(name)
+                f"publish.email.{field}"
+                for field, name in (
+                    ("username_env", settings.username_env),
+                    ("password_env", settings.password_env),
+                )
+                if not env.get(name)
             ]
             if missing:
                 raise PublisherConfigError(
-                    f"email: environment variable(s) {', '.join(missing)} not set; the SMTP "
-                    "login is read from them"
+                    f"email: the environment variable named by {' and '.join(missing)} is not "
+                    "set; the SMTP login is read from it"
                 )
             self._login = (env[settings.username_env], env[settings.password_env])
 
