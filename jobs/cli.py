@@ -8,6 +8,7 @@ Domain exceptions become user errors here and nowhere else. Heavy imports
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,26 @@ class CapplanGroup(click.Group):
             # Input the pure layer refused: the message already names the field.
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            message = _database_failure(exc, ctx)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("Interrupted; work already stored is kept, re-run to continue.", err=True)
             ctx.exit(130)
+
+
+def _database_failure(exc: Exception, ctx: click.Context) -> str | None:
+    """One line for a database error; its SQL and parameters stay out of mail and logs."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")  # not imported: not a database error
+    if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+        return None
+    from jobs.store.database import database_failure
+
+    app = ctx.find_object(AppContext)
+    return database_failure(exc, app.engine_url if app is not None else None)
 
 
 @click.group(cls=CapplanGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from jobs.config import Config, load_config, runbook_config
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import URL, Engine
 
 LOCAL_CONFIG = "capplan.yaml"
 
@@ -23,7 +23,7 @@ class AppContext:
     database_url: str | None
     verbose: bool
     _config: Config | None = field(default=None, repr=False)
-    _engines: list[Engine] = field(default_factory=list, repr=False)
+    _engines: dict[str, Engine] = field(default_factory=dict, repr=False)
 
     @property
     def config(self) -> Config:
@@ -44,15 +44,17 @@ class AppContext:
         from jobs.store import DEFAULT_DATABASE_URL, open_store
 
         wanted = url or self.database_url or DEFAULT_DATABASE_URL
-        for engine in self._engines:
-            if engine.url.render_as_string(hide_password=False) == wanted:
-                return engine
-        engine = open_store(wanted)
-        self._engines.append(engine)
-        return engine
+        if wanted not in self._engines:
+            self._engines[wanted] = open_store(wanted)
+        return self._engines[wanted]
+
+    @property
+    def engine_url(self) -> URL | None:
+        """The URL of the first store opened, to say which one failed (password hidden)."""
+        return next((engine.url for engine in self._engines.values()), None)
 
     def close(self) -> None:
-        for engine in self._engines:
+        for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
 
