@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 MAX_LISTED_PROBLEMS = 20
@@ -15,7 +16,15 @@ class CapplanError(Exception):
 
 def error_text(exc: BaseException) -> str:
     """How a failure is recorded: our own message as is, anything else with its type."""
-    return str(exc) if isinstance(exc, CapplanError) else f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, CapplanError):
+        return str(exc)
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+        # SQLAlchemy's own text carries the statement and its parameters.
+        from jobs.store.database import database_failure
+
+        return database_failure(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def format_problems(problems: Sequence[str], limit: int = MAX_LISTED_PROBLEMS) -> str:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from jobs.errors import error_text
 from jobs.store import open_store
 from jobs.store.database import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
@@ -161,6 +162,7 @@ def test_a_long_statement_is_cut_off_with_one_line(postgres_url: str) -> None:
     assert database_failure(caught.value) == (
         "database error: canceling statement due to statement timeout"
     )
+    assert error_text(caught.value) == database_failure(caught.value)  # what ledgers record
 
 
 def test_postgresql_without_driver_uses_psycopg(postgres_url: str) -> None:

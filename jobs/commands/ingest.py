@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,8 +15,22 @@ from jobs.commands.common import UTC_DATETIME, now_utc, progress
 from jobs.errors import error_text
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from jobs.ingest import IngestSummary
     from jobs.prometheus_pull import PullResult
+
+
+def _record_failure(engine: Engine, run_id: int, exc: Exception, outputs: dict[str, Any]) -> None:
+    """Marks the run failed; a database still out of reach leaves that to a later command."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from jobs.store import ledger
+
+    with contextlib.suppress(SQLAlchemyError):  # the original error is the one to show
+        ledger.finish_run(
+            engine, run_id, ledger.FAILED, error=_ledger_error(exc, engine), outputs=outputs
+        )
 
 
 def _echo_summaries(summaries: list[IngestSummary]) -> None:
@@ -90,13 +105,7 @@ def ingest(
             _fail_on_metric_failures(pulled)
     except Exception as exc:
         # Whatever ended the run, the ledger must not keep it "running".
-        ledger.finish_run(
-            engine,
-            run_id,
-            ledger.FAILED,
-            error=_ledger_error(exc),
-            outputs={"summaries": [s.line() for s in summaries]},
-        )
+        _record_failure(engine, run_id, exc, {"summaries": [s.line() for s in summaries]})
         raise
     ledger.finish_run(
         engine, run_id, ledger.SUCCEEDED, outputs={"summaries": [s.line() for s in summaries]}
@@ -133,11 +142,18 @@ def _fail_on_metric_failures(pulled: PullResult) -> None:
         raise PullFailedError(pulled)
 
 
-def _ledger_error(exc: Exception) -> str:
+def _ledger_error(exc: Exception, engine: Engine) -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from jobs.prometheus_pull import PullFailedError
+    from jobs.store.database import database_failure
 
     # The message printed stays one line; the ledger keeps every failed metric.
-    return exc.details if isinstance(exc, PullFailedError) else error_text(exc)
+    if isinstance(exc, PullFailedError):
+        return exc.details
+    if isinstance(exc, SQLAlchemyError):  # the line the CLI prints, naming the server
+        return database_failure(exc, engine.url)
+    return error_text(exc)
 
 
 def _report_kinds(value: str | None) -> tuple[str, ...]:
@@ -178,6 +194,7 @@ def backfill(
     A re-run of the same range continues where it stopped. Without a Prometheus
     source, --reports regenerates reports from what is already stored.
     """
+
     from jobs.store import ledger
 
     kinds = _report_kinds(reports)
@@ -201,7 +218,7 @@ def backfill(
             outputs["reports"] = _backfill_reports(app, kinds, start, end, publish, email)
     except Exception as exc:
         # Whatever ended the run, the ledger must not keep it "running".
-        ledger.finish_run(engine, run_id, ledger.FAILED, error=_ledger_error(exc), outputs=outputs)
+        _record_failure(engine, run_id, exc, outputs)
         raise
     ledger.finish_run(engine, run_id, ledger.SUCCEEDED, outputs=outputs)
 

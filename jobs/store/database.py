@@ -195,7 +195,7 @@ def connection_failure(url: URL, exc: BaseException) -> str:
 def database_failure(exc: SQLAlchemyError, url: URL | None = None) -> str:
     """One line for a database error in the middle of a command: no SQL, no parameters."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        where = f" to {url.host}:{url.port or 5432}" if url is not None and url.host else ""
+        where = f" at {url.host}:{url.port or 5432}" if url is not None and url.host else ""
         return f"lost the connection to the database{where}: {_reason(exc)}; re-run to continue"
     return f"database error: {_reason(exc)}"
 
