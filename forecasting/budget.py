@@ -218,6 +218,13 @@ def budget(
         raise CapacityInputError(
             "year", f"{year} is in the past (today is {today.isoformat()}); budget a coming year"
         )
+    last = today.year + growth.horizon_years
+    if year > last:
+        raise CapacityInputError(
+            "year",
+            f"{year} is beyond the planning horizon of {growth.horizon_years} years "
+            f"(forecast.horizon_years): budget a year up to {last}",
+        )
     _check_allocations(allocations, roles)
     base = growth.baseline
     rows: list[BudgetRow] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from jobs.cli_context import AppContext
+from jobs.commands.common import check_output_file, write_output
 
 
 @click.command("budget")
@@ -26,15 +27,18 @@ def budget_command(app: AppContext, year: int, fmt: str, out: Path | None) -> No
     """Per scenario, service and quarter: cores, memory, storage, instances and cost."""
     from jobs.planning import budget_bytes, budget_filename, build_budget
 
+    target: Path | None = None
+    if out is not None or fmt != "csv":
+        target = out if out is not None else Path(budget_filename(year, fmt))
+        if target.is_dir():
+            target = target / budget_filename(year, fmt)
+        check_output_file(target)
     today = dt.datetime.now(dt.UTC).date()
     data = budget_bytes(build_budget(app.config, year, today), fmt)
-    if out is None and fmt == "csv":
+    if target is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    target = out if out is not None else Path(budget_filename(year, fmt))
-    if target.is_dir():
-        target = target / budget_filename(year, fmt)
-    target.write_bytes(data)
+    write_output(target, data)
     click.echo(f"wrote {target}", err=True)
 
 

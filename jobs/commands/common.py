@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,3 +89,45 @@ def write_rendered(rendered: Rendered, out: Path) -> list[tuple[str, Path]]:
     except OSError as exc:
         raise OutputPathError(f"--out {out}: cannot write: {exc.strerror or exc}") from exc
     return written
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not os.path.lexists(path) and path.parent != path:
+        path = path.parent
+    return path
+
+
+def check_output_folder(folder: Path, option: str = "--out") -> None:
+    """``folder`` exists as a writable folder or can be created as one."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise OutputPathError(f"{option} {folder}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{option} {folder}: folder {existing} is not writable")
+
+
+def check_output_file(target: Path, option: str = "--out") -> None:
+    """``target`` can be written: its folder exists and is writable (or it is a device)."""
+    if target.exists() and not target.is_file() and not target.is_dir():
+        if not os.access(target, os.W_OK):
+            raise OutputPathError(f"{option} {target}: not writable")
+        return  # a device or a pipe, written in place
+    folder = target if target.is_dir() else target.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"{option} {target}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{option} {target}: folder {folder} is not writable")
+
+
+def write_output(target: Path, data: bytes, option: str = "--out") -> None:
+    """Writes all of ``data`` or leaves ``target`` as it was (a device is written in place)."""
+    from jobs.files import atomic_write
+
+    try:
+        if target.exists() and not target.is_file():
+            with target.open("wb") as stream:
+                stream.write(data)
+        else:
+            atomic_write(target, data)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write {option} {target}: {exc.strerror or exc}") from exc

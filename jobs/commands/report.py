@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from jobs.cli_context import AppContext
-from jobs.commands.common import now_utc
+from jobs.commands.common import OutputPathError, check_output_folder, now_utc
 from jobs.errors import CapplanError
 
 
@@ -26,7 +26,7 @@ class PeriodError(CapplanError):
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     default=Path("out"),
     show_default=True,
     help="Folder the PDF (and the annual budget export) is written to.",
@@ -67,6 +67,7 @@ def report_command(
         raise PeriodError(str(exc)) from exc
     if period.end > now_utc():
         raise PeriodError(f"--period {period.label} has not ended yet (ends {period.end:%Y-%m-%d})")
+    check_output_folder(out_dir)
     report = build_report(
         app.engine(),
         app.config,
@@ -74,7 +75,11 @@ def report_command(
         performance_results=performance_results,
         workers=workers,
     )
-    for path in write_report(report, out_dir):
+    try:
+        written = write_report(report, out_dir)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from exc
+    for path in written:
         click.echo(str(path))
     if publish:
         from jobs.delivery import publish_report
