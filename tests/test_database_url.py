@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from jobs.store.database import (
     database_failure,
 )
 from tests.conftest import REPO, Capplan
+from tests.servers.postgres import _as_server_user, _bin_dir, _free_port
 
 SECRET = "Secret9pw"
 
@@ -83,6 +86,61 @@ def test_refused_connection_is_one_line(capplan: Capplan) -> None:
     line = one_error_line(run_capplan("--database", url, "schedule"))
     assert line == f"Error: cannot connect to 127.0.0.1:{port} (database capplan) as capplan: " + (
         "Connection refused"
+    )
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[tuple[int, str]]:
+    """A PostgreSQL server of its own that checks passwords (the shared one trusts all)."""
+    bin_dir = _bin_dir()
+    prefix, give = _as_server_user()
+    root = Path(tempfile.mkdtemp(prefix="capplan-pgauth-"))
+    root.chmod(0o755)
+    data, sockets, pwfile = root / "data", root / "sockets", root / "pw"
+    for path in (data, sockets):
+        path.mkdir()
+        give(path)
+    pwfile.write_text(SECRET + "\n")
+    log = root / "log"
+    log.touch()
+    for path in (pwfile, log):
+        give(path)
+    subprocess.run(
+        [
+            *prefix,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "capplan",
+            "--no-sync",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "60"]
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-l", str(log), "start"], check=True, capture_output=True
+    )
+    try:
+        yield port, f"postgresql+psycopg://capplan:{SECRET}@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_wrong_password_is_one_line(password_server: tuple[int, str]) -> None:
+    port, url = password_server
+    Capplan(url)("schedule")  # the right password works
+    wrong = url.replace(SECRET, "Wrong7pw")
+    line = one_error_line(run_capplan("--database", wrong, "schedule"))
+    assert line == (
+        f"Error: cannot connect to 127.0.0.1:{port} (database postgres) as capplan: "
+        'password authentication failed for user "capplan"'
     )
 
 
