@@ -359,7 +359,7 @@ def test_missing_smtp_login_variable_fails_before_any_delivery(
         password_env="CAPPLAN_SMTP_PASSWORD",
     )
     bundle = stage_report(engine, config, report(), generated_at=GENERATED)
-    with pytest.raises(PublisherConfigError, match="CAPPLAN_SMTP_USER"):
+    with pytest.raises(PublisherConfigError, match=r"publish\.email\.username_env"):
         deliver(engine, config, bundle, env=s3_env.env())
     listed = s3_env.client().list_objects_v2(Bucket=s3_env.bucket, Prefix=object_key(config, ""))
     assert listed.get("KeyCount", 0) == 0

@@ -151,9 +151,11 @@ class EmailPublisher(Publisher):
                 if not env.get(name)
             ]
             if missing:
+                named = " and ".join(missing)
                 raise PublisherConfigError(
-                    f"email: the environment variable named by {' and '.join(missing)} is not "
-                    "set; the SMTP login is read from it"
+                    f"email: the environment variable named by {named} is not set"
+                    if len(missing) == 1
+                    else f"email: the environment variables named by {named} are not set"
                 )
             self._login = (env[settings.username_env], env[settings.password_env])
 
