@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from croniter import croniter
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from jobs.config import Config
@@ -351,7 +352,7 @@ def _run_recorded(
     try:
         status, outputs = runner(engine, config, moment)
     except Exception as exc:
-        if not isinstance(exc, CapplanError):
+        if not isinstance(exc, CapplanError | SQLAlchemyError):  # those have a clear line
             logger.error("%s failed", due.title, exc_info=True)
         ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc))
         return JobOutcome(due.job, due.key, "failed", error_text(exc))
