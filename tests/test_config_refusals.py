@@ -16,6 +16,7 @@ from jobs.errors import ConfigError
 from tests.conftest import Capplan
 
 Mutation = Callable[[dict[str, Any]], None]
+EMAIL = {"host": "mail.example.org", "from_address": "capplan@example.org"}
 
 
 def _write(tmp_path: Path, mutate: Mutation) -> Path:
@@ -54,6 +55,9 @@ def _set(*keys_and_value: Any) -> Mutation:
         (_set("costs", "per_core_month", float("inf")), "costs.per_core_month"),
         (_set("baseline", "users", float("nan")), "baseline.users"),
         (_set("scenarios", "moderate", float("nan")), "scenarios.moderate"),
+        (_set("publish", {"email": {**EMAIL, "timeout_seconds": float("inf")}}), "timeout"),
+        (_set("publish", {"email": {**EMAIL, "retry_wait_seconds": float("nan")}}), "retry"),
+        (_set("publish", {"s3": {"bucket": "b-1", "read_timeout_seconds": float("inf")}}), "read"),
     ],
 )
 def test_nan_and_infinity_are_refused(tmp_path: Path, mutate: Mutation, field: str) -> None:
@@ -76,6 +80,8 @@ def test_nan_and_infinity_are_refused(tmp_path: Path, mutate: Mutation, field: s
         (_set("formulas", "backend", "rps_per_instance", 1e-300), "rps_per_instance"),
         (_set("forecast", "seed", -1), "forecast.seed"),
         (_set("schedule", "max_catch_up", 10**9), "max_catch_up"),
+        (_set("publish", {"email": {**EMAIL, "retry_wait_seconds": 1e12}}), "retry_wait"),
+        (_set("publish", {"s3": {"bucket": "b-1", "connect_timeout_seconds": 1e12}}), "connect"),
     ],
 )
 def test_absurd_magnitudes_are_refused(tmp_path: Path, mutate: Mutation, field: str) -> None:

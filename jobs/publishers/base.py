@@ -116,7 +116,7 @@ class PublishResult:
 
 
 class PublisherSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Publisher(ABC):

@@ -16,6 +16,10 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from jobs.publishers.base import PublisherSettings, ReportKind
 
+# Network waits beyond an hour are typos; infinite ones hang a cron job forever.
+MAX_WAIT_SECONDS = 3600.0
+Seconds = Annotated[float, Field(gt=0, le=MAX_WAIT_SECONDS)]
+
 
 class LocalSettings(PublisherSettings):
     directory: Path = Path("reports")
@@ -40,7 +44,9 @@ _CREDENTIAL_FIELDS = frozenset(
 
 class S3Settings(PublisherSettings):
     # A refused access key must not be echoed back into logs by the error text.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, hide_input_in_errors=True, allow_inf_nan=False
+    )
 
     bucket: str
     endpoint_url: str | None = None
@@ -50,8 +56,8 @@ class S3Settings(PublisherSettings):
     server_side_encryption: Literal["AES256", "aws:kms"] | None = None
     sse_kms_key_id: str | None = None
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
-    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
-    read_timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    connect_timeout_seconds: Seconds = 5.0
+    read_timeout_seconds: Seconds = 60.0
 
     @model_validator(mode="before")
     @classmethod
@@ -138,9 +144,9 @@ class EmailSettings(PublisherSettings):
     ca_file: Path | None = None
     max_attachment_bytes: Annotated[int, Field(ge=0)] = DEFAULT_MAX_ATTACHMENT_BYTES
     link_expires_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 7 * 24 * 3600
-    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    timeout_seconds: Seconds = 30.0
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 4
-    retry_wait_seconds: Annotated[float, Field(ge=0)] = 2.0
+    retry_wait_seconds: Annotated[float, Field(ge=0, le=MAX_WAIT_SECONDS)] = 2.0
 
     @field_validator("from_address")
     @classmethod
