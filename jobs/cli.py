@@ -8,7 +8,6 @@ Domain exceptions become user errors here and nowhere else. Heavy imports
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from forecasting.capacity import CapacityInputError
 from forecasting.errors import ForecastInputError
 from jobs.cli_context import AppContext, resolve_config_path
 from jobs.config import dump_config, load_config
-from jobs.errors import CapplanError
+from jobs.errors import CapplanError, is_database_error
 
 
 class CapplanGroup(click.Group):
@@ -47,8 +46,7 @@ class CapplanGroup(click.Group):
 
 def _database_failure(exc: Exception, ctx: click.Context) -> str | None:
     """One line for a database error; its SQL and parameters stay out of mail and logs."""
-    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")  # not imported: not a database error
-    if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+    if not is_database_error(exc):
         return None
     from jobs.store.database import database_failure
 

@@ -14,13 +14,28 @@ class CapplanError(Exception):
     exit_code = 1
 
 
+# (module, exception class) of database errors, looked up only if already imported.
+_DATABASE_ERRORS = (
+    ("sqlalchemy.exc", "SQLAlchemyError"),
+    ("psycopg", "Error"),
+    ("sqlite3", "Error"),
+)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """From SQLAlchemy or a driver used directly: its text may carry SQL and data."""
+    for module_name, class_name in _DATABASE_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
+
+
 def error_text(exc: BaseException) -> str:
     """How a failure is recorded: our own message as is, anything else with its type."""
     if isinstance(exc, CapplanError):
         return str(exc)
-    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
-    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
-        # SQLAlchemy's own text carries the statement and its parameters.
+    if is_database_error(exc):
         from jobs.store.database import database_failure
 
         return database_failure(exc)

@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from croniter import croniter
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from jobs.config import Config
@@ -49,7 +48,7 @@ from jobs.delivery import (
     publish_job,
     render_and_stage,
 )
-from jobs.errors import CapplanError, error_text
+from jobs.errors import CapplanError, error_text, is_database_error
 from jobs.leases import DEFAULT_LEASE_TTL_SECONDS, Clock, Lease
 from jobs.periods import KINDS, Kind, ReportPeriod, check_kind, last_full_period, parse_period
 from jobs.store import (
@@ -352,7 +351,7 @@ def _run_recorded(
     try:
         status, outputs = runner(engine, config, moment)
     except Exception as exc:
-        if not isinstance(exc, CapplanError | SQLAlchemyError):  # those have a clear line
+        if not isinstance(exc, CapplanError) and not is_database_error(exc):  # one line each
             logger.error("%s failed", due.title, exc_info=True)
         ledger.finish_run(engine, run_id, ledger.FAILED, error=error_text(exc))
         return JobOutcome(due.job, due.key, "failed", error_text(exc))

@@ -102,3 +102,28 @@ def test_lost_connection_mid_ingest(postgres_url: str, tmp_path: Path) -> None:
         ]
     finally:
         engine.dispose()
+
+
+def test_lost_raw_driver_connection_is_recognised(postgres_url: str) -> None:
+    """COPY runs on psycopg's own connection: its errors are not SQLAlchemy's."""
+    import psycopg
+
+    from jobs.errors import error_text, is_database_error
+    from jobs.store.database import database_failure
+
+    conninfo = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, autocommit=True) as victim:
+        pid = victim.info.backend_pid
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        try:
+            victim.execute("SELECT 'Secret-Param' AS v")
+        except psycopg.Error as exc:
+            caught: BaseException = exc
+        else:
+            raise AssertionError("the terminated connection still answered")
+    assert is_database_error(caught)
+    message = database_failure(caught)
+    assert message.startswith("lost the connection to the database: "), message
+    assert "Secret-Param" not in message and "\n" not in message
+    assert error_text(caught) == message

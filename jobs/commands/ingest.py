@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +11,7 @@ import click
 
 from jobs.cli_context import AppContext
 from jobs.commands.common import UTC_DATETIME, now_utc, progress
-from jobs.errors import error_text
+from jobs.errors import error_text, is_database_error
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -23,14 +22,16 @@ if TYPE_CHECKING:
 
 def _record_failure(engine: Engine, run_id: int, exc: Exception, outputs: dict[str, Any]) -> None:
     """Marks the run failed; a database still out of reach leaves that to a later command."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from jobs.store import ledger
 
-    with contextlib.suppress(SQLAlchemyError):  # the original error is the one to show
+    try:
         ledger.finish_run(
             engine, run_id, ledger.FAILED, error=_ledger_error(exc, engine), outputs=outputs
         )
+    except Exception as failure:
+        if not is_database_error(failure):
+            raise
+        # The database is gone again: the original error is the one to show.
 
 
 def _echo_summaries(summaries: list[IngestSummary]) -> None:
@@ -143,15 +144,13 @@ def _fail_on_metric_failures(pulled: PullResult) -> None:
 
 
 def _ledger_error(exc: Exception, engine: Engine) -> str:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from jobs.prometheus_pull import PullFailedError
     from jobs.store.database import database_failure
 
     # The message printed stays one line; the ledger keeps every failed metric.
     if isinstance(exc, PullFailedError):
         return exc.details
-    if isinstance(exc, SQLAlchemyError):  # the line the CLI prints, naming the server
+    if is_database_error(exc):  # the line the CLI prints, naming the server
         return database_failure(exc, engine.url)
     return error_text(exc)
 
@@ -194,7 +193,6 @@ def backfill(
     A re-run of the same range continues where it stopped. Without a Prometheus
     source, --reports regenerates reports from what is already stored.
     """
-
     from jobs.store import ledger
 
     kinds = _report_kinds(reports)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from jobs.errors import StoreError
 
@@ -192,9 +192,29 @@ def connection_failure(url: URL, exc: BaseException) -> str:
     return f"cannot connect to {host}:{port} (database {url.database}) as {user}: {reason}"
 
 
-def database_failure(exc: SQLAlchemyError, url: URL | None = None) -> str:
-    """One line for a database error in the middle of a command: no SQL, no parameters."""
+# Driver texts of a connection that went away (the server restarted, a backend
+# was terminated, the network dropped): SQLAlchemy flags them, a raw driver
+# error (COPY on the driver's own connection) is recognised by its text.
+_LOST = (
+    "terminating connection",
+    "server closed the connection",
+    "connection is closed",
+    "consuming input failed",
+    "connection is lost",
+    "ssl syscall error",
+)
+
+
+def _connection_lost(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    cause = getattr(exc, "orig", None) or exc
+    return any(marker in str(cause).lower() for marker in _LOST)
+
+
+def database_failure(exc: BaseException, url: URL | None = None) -> str:
+    """One line for a database error in the middle of a command: no SQL, no parameters."""
+    if _connection_lost(exc):
         where = f" at {url.host}:{url.port or 5432}" if url is not None and url.host else ""
         return f"lost the connection to the database{where}: {_reason(exc)}; re-run to continue"
     return f"database error: {_reason(exc)}"
