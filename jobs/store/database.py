@@ -188,7 +188,7 @@ def connection_failure(url: URL, exc: BaseException) -> str:
     user = url.username or "the current user"
     reason = _reason(exc)
     if "timeout expired" in reason:
-        reason = f"{reason} (connect_timeout: see the database URL)"
+        reason = f"{reason} (?connect_timeout=SECONDS in the database URL sets the limit)"
     return f"cannot connect to {host}:{port} (database {url.database}) as {user}: {reason}"
 
 
