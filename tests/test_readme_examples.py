@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 import pytest
+import yaml
 
 from jobs.cli import cli
 from jobs.config import parse_config, runbook_config_text
@@ -158,3 +159,16 @@ def test_readme_says_which_databases_work() -> None:
 def test_readme_gives_the_default_timeouts() -> None:
     assert f"`connect_timeout` ({DEFAULT_CONNECT_TIMEOUT_SECONDS} s)" in README
     assert f"`statement_timeout` ({DEFAULT_STATEMENT_TIMEOUT_SECONDS} s)" in README
+
+
+def test_the_kubernetes_config_map_validates_over_the_runbook_configuration() -> None:
+    documents = list(yaml.safe_load_all(repo_path("deploy", "kubernetes-cronjob.yaml").read_text()))
+    [config_map] = [d for d in documents if d["kind"] == "ConfigMap"]
+    snippet = load_yaml(config_map["data"]["capplan.yaml"])
+    parse_config(_merge(load_yaml(runbook_config_text()), snippet), "deploy ConfigMap")
+
+
+def test_the_crontab_database_url_is_accepted() -> None:
+    crontab = repo_path("deploy", "crontab.example").read_text()
+    [url] = re.findall(r"^CAPPLAN_DATABASE_URL=(\S+)$", crontab, re.M)
+    parse_database_url(url)
