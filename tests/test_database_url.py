@@ -245,7 +245,8 @@ def _make_read_only(path: Path, made: list[Path]) -> None:
     if os.geteuid() == 0:
         done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
         if done.returncode != 0:
-            pytest.skip(f"as root a file is read-only only with chattr +i: {done.stderr!r}")
+            # Root ignores file modes; without chattr this test would prove nothing.
+            pytest.fail(f"as root a file is read-only only with chattr +i: {done.stderr!r}")
 
 
 def test_read_only_sqlite_file_is_refused(tmp_path: Path, read_only: list[Path]) -> None:
