@@ -9,15 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from jobs.config import Config
 from jobs.errors import CapplanError, InputFileError
 from jobs.sources.csv_file import Problem, parse_samples_csv
 from jobs.store.allocations import allocation_history, sync_from_config
-from jobs.store.rollups import refresh_rollups, untouched_spans
+from jobs.store.rollups import (
+    RollupRows,
+    refresh_rollups,
+    rollups_from_memory,
+    untouched_spans,
+)
 from jobs.store.samples import UpsertCounts, spans_of, upsert_samples
 from jobs.store.series import SeriesKey, ensure_series
+from jobs.store.transaction import writing
 
 BYTES_PER_GB = 2**30  # allocations in "GB" follow Kubernetes' Gi: 2**30 bytes
 
@@ -112,7 +118,7 @@ def _capacity_at(
 
 
 def store_frame(
-    engine: Engine,
+    bind: Engine | Connection,
     config: Config,
     frame: pd.DataFrame,
     on_batch: Callable[[int], None] | None = None,
@@ -122,42 +128,65 @@ def store_frame(
     """Stores a validated long frame (timestamp UTC, service, metric, value).
 
     Allocations the configuration changed are recorded first, in force from ``now``.
+    Allocations, series, samples and rollups go in one transaction (the caller's,
+    when given a connection): a crash or an error leaves the store as it was.
     """
     if frame.empty:
         return UpsertCounts()
-    sync_from_config(engine, config, now)
-    frame = to_stored_metrics(frame, config, allocation_history(engine))
+    with writing(bind) as connection:
+        return _store(connection, config, frame, on_batch, now)
+
+
+def _store(
+    connection: Connection,
+    config: Config,
+    frame: pd.DataFrame,
+    on_batch: Callable[[int], None] | None,
+    now: datetime | None,
+) -> UpsertCounts:
+    sync_from_config(connection, config, now)
+    frame = to_stored_metrics(frame, config, allocation_history(connection))
     groups = frame.groupby(["service", "metric"], sort=False)
     pairs = [(str(key[0]), str(key[1])) for key in groups.groups]  # type: ignore[index]
     units = {name: spec.unit for name, spec in config.metrics.items()}
-    ids = ensure_series(engine, [SeriesKey(s, m) for s, m in pairs], units)
+    ids = ensure_series(connection, [SeriesKey(s, m) for s, m in pairs], units)
     id_by_group = np.array([ids[SeriesKey(s, m)] for s, m in pairs], dtype=np.int64)
-    rows = pd.DataFrame(
-        {
-            "series_id": id_by_group[groups.ngroup().to_numpy()],
-            "ts": frame["timestamp"].dt.as_unit("s").astype("int64").to_numpy(),
-            "value": frame["value"].to_numpy(dtype=np.float64),
-        }
-    ).sort_values(["series_id", "ts"], kind="stable")
+    rows = (
+        pd.DataFrame(
+            {
+                "series_id": id_by_group[groups.ngroup().to_numpy()],
+                "ts": frame["timestamp"].dt.as_unit("s").astype("int64").to_numpy(),
+                "value": frame["value"].to_numpy(dtype=np.float64),
+            }
+        )
+        .sort_values(["series_id", "ts"], kind="stable")
+        # One row per series and instant, the last given winning, as a re-ingest would.
+        .drop_duplicates(["series_id", "ts"], keep="last")
+    )
     durations = {ids[SeriesKey(s, m)]: threshold_durations(config, m) for s, m in pairs}
     spans = spans_of(rows)
-    # Where the store holds nothing near the new rows, rollups come straight from
-    # memory; otherwise the affected buckets are re-read after the upsert.
-    untouched = untouched_spans(engine, spans, durations)
-    counts = upsert_samples(engine, rows, on_batch)
+    # Where the store holds nothing the new rows' rollups read, they come straight
+    # from memory; otherwise the affected range is re-read after the upsert.
+    untouched = untouched_spans(connection, spans, durations)
     fresh = rows[rows["series_id"].isin(list(untouched))]
     in_memory = {
-        span.series_id: pd.Series(
-            group["value"].to_numpy(),
-            index=pd.to_datetime(group["ts"].to_numpy(), unit="s", utc=True),
+        series_id: (
+            group["ts"].to_numpy(dtype=np.int64),
+            group["value"].to_numpy(dtype=np.float64),
         )
-        for span, (_, group) in zip(
-            [s for s in spans if s.series_id in untouched],
+        for series_id, (_, group) in zip(
+            [s.series_id for s in spans if s.series_id in untouched],
             fresh.groupby("series_id", sort=True),
             strict=True,
         )
     }
-    refresh_rollups(engine, spans, durations, in_memory)
+    computed: dict[int, RollupRows] = {}
+
+    def compute() -> None:
+        computed.update(rollups_from_memory(spans, durations, in_memory))
+
+    counts = upsert_samples(connection, rows, on_batch, meanwhile=compute, absent=untouched)
+    refresh_rollups(connection, spans, durations, computed)
     return counts
 
 
@@ -172,7 +201,7 @@ class CheckedCsv:
 
 
 def check_csv(
-    engine: Engine,
+    bind: Engine | Connection,
     config: Config,
     path: Path,
     *,
@@ -194,7 +223,7 @@ def check_csv(
     )
     frame = parsed.frame
     out_of_range = (
-        beyond_upper_bounds(frame, config, allocation_history(engine, config=config, now=moment))
+        beyond_upper_bounds(frame, config, allocation_history(bind, config=config, now=moment))
         if not frame.empty
         else []
     )
@@ -209,14 +238,14 @@ def check_csv(
 
 
 def store_checked(
-    engine: Engine,
+    bind: Engine | Connection,
     config: Config,
     checked: CheckedCsv,
     on_batch: Callable[[int], None] | None = None,
     *,
     now: datetime | None = None,
 ) -> IngestSummary:
-    counts = store_frame(engine, config, checked.frame, on_batch, now=now)
+    counts = store_frame(bind, config, checked.frame, on_batch, now=now)
     return IngestSummary(
         checked.path,
         checked.rows_read,
@@ -228,7 +257,7 @@ def store_checked(
 
 
 def ingest_csv(
-    engine: Engine,
+    bind: Engine | Connection,
     config: Config,
     path: Path,
     *,
@@ -240,14 +269,14 @@ def ingest_csv(
     """Checks the whole file, then stores it; a bad file stores nothing unless skip_invalid."""
     moment = now or datetime.now(UTC)
     checked = check_csv(
-        engine,
+        bind,
         config,
         path,
         skip_invalid=skip_invalid,
         allow_mixed_offsets=allow_mixed_offsets,
         now=moment,
     )
-    return store_checked(engine, config, checked, on_batch, now=moment)
+    return store_checked(bind, config, checked, on_batch, now=moment)
 
 
 def beyond_upper_bounds(
@@ -310,4 +339,6 @@ def ingest_csv_files(
         )
         for path in paths
     ]
-    return [store_checked(engine, config, item, on_batch, now=moment) for item in checked]
+    # All files in one transaction: a crash stores none of them.
+    with writing(engine) as connection:
+        return [store_checked(connection, config, item, on_batch, now=moment) for item in checked]

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 from jobs.config import Config
 from jobs.store import schema  # noqa: F401  (registers the tables)
+from jobs.store.transaction import writing
 
 _TABLE = SQLModel.metadata.tables["allocations"]
 
@@ -84,10 +85,12 @@ def pending_changes(connection: Connection, config: Config, now: int) -> list[Al
     return changes
 
 
-def sync_from_config(engine: Engine, config: Config, now: datetime | None = None) -> int:
+def sync_from_config(
+    bind: Engine | Connection, config: Config, now: datetime | None = None
+) -> int:
     """Records every allocation the configuration changed (see ``pending_changes``)."""
     instant = _epoch(now)
-    with engine.begin() as connection:
+    with writing(bind) as connection:
         changes = pending_changes(connection, config, instant)
         for change in changes:
             # Two edits within one second: the later one is what was in force.
@@ -130,7 +133,7 @@ def set_allocation(
 
 
 def allocation_history(
-    engine: Engine,
+    bind: Engine | Connection,
     service: str | None = None,
     *,
     config: Config | None = None,
@@ -151,7 +154,7 @@ def allocation_history(
     ).order_by(_TABLE.c.effective_from, _TABLE.c.id)
     if service is not None:
         query = query.where(_TABLE.c.service == service)
-    with engine.connect() as connection:
+    with writing(bind) as connection:
         records = [tuple(row) for row in connection.execute(query).fetchall()]
         if config is not None:
             records += [

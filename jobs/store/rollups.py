@@ -2,8 +2,13 @@
 
 Daily sustained peaks cannot be merged from hourly ones (a window straddling an
 hour boundary belongs to neither), so affected buckets are recomputed from the
-raw samples, including the ``D`` minutes before the first one for the windows
-that reach back into the previous bucket.
+raw samples, including those before the first one that the windows reaching
+back into the previous bucket need (see ``forecasting.aggregation``: a window's
+mean depends on the samples of two window-wide blocks, so the reads start at a
+block boundary and the result is the same whatever else is stored).
+
+Everything works on integer epoch seconds: no calendar range to overflow and no
+array sized by the time between samples.
 """
 
 from __future__ import annotations
@@ -14,15 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects import postgresql
 from sqlmodel import SQLModel
 
-from forecasting.aggregation import rollup
+from forecasting.aggregation import rollup_epochs, window_means
+from jobs.store.bulk import copy_upsert
 from jobs.store.database import is_sqlite
-from jobs.store.samples import SeriesSpan, read_samples
+from jobs.store.samples import SeriesSpan, read_sample_arrays
 
 DAY = 86_400
-GRAINS = {"hour": "1h", "day": "1D"}
+GRAINS = {"hour": 3_600, "day": DAY}
+# Longer windows than any span of stored time behave alike; the cap keeps the
+# arithmetic in int64 whatever a configuration asks for.
+MAX_WINDOW_SECONDS = 2**40
 
 
 RollupRow = tuple[int, str, int, float, float, float, int]
@@ -35,20 +43,29 @@ class RollupRows:
     peaks: list[PeakRow]
 
 
-def _epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(index.as_unit("s").asi8, dtype=np.int64)
+def window_seconds(duration_minutes: int) -> int:
+    return min(int(duration_minutes) * 60, MAX_WINDOW_SECONDS)
 
 
 def compute_rollup_rows(
-    series_id: int, samples: pd.Series, durations: Sequence[int], start: int, end: int
+    series_id: int,
+    ts: np.ndarray,
+    values: np.ndarray,
+    durations: Sequence[int],
+    start: int,
+    end: int,
 ) -> RollupRows:
-    """Rollup rows for buckets starting in [start, end), durations in minutes (0 = max)."""
+    """Rollup rows for buckets starting in [start, end), durations in minutes (0 = max).
+
+    ``ts`` (sorted, distinct epoch seconds) must reach back to ``read_start``.
+    """
     positive = sorted({d for d in durations if d > 0})
+    means = {f"sustained_{d}m": window_means(ts, values, window_seconds(d)) for d in positive}
     rollups: list[RollupRow] = []
     peaks: list[PeakRow] = []
-    for grain, freq in GRAINS.items():
-        frame = rollup(samples, freq, positive)
-        buckets = _epoch_seconds(pd.DatetimeIndex(frame.index))
+    for grain, width in GRAINS.items():
+        frame = rollup_epochs(ts, values, width, means)
+        buckets = np.asarray(frame.index, dtype=np.int64)
         keep = (buckets >= start) & (buckets < end)
         frame = frame[keep]
         bucket_list = buckets[keep].tolist()
@@ -66,8 +83,8 @@ def compute_rollup_rows(
         )
         for duration in sorted(set(durations)):
             column = "max" if duration <= 0 else f"sustained_{duration}m"
-            values = frame[column].to_numpy()
-            present = ~np.isnan(values)  # NaN: no complete window in this bucket
+            peak_values = frame[column].to_numpy(dtype=np.float64)
+            present = ~np.isnan(peak_values)
             kept = np.asarray(bucket_list, dtype=np.int64)[present].tolist()
             peaks.extend(
                 zip(
@@ -75,65 +92,84 @@ def compute_rollup_rows(
                     [grain] * len(kept),
                     [duration] * len(kept),
                     kept,
-                    values[present].tolist(),
+                    peak_values[present].tolist(),
                     strict=True,
                 )
             )
     return RollupRows(rollups, peaks)
 
 
-def _window(span: SeriesSpan, durations: Sequence[int]) -> tuple[int, int, int]:
-    """(first bucket start, end of last bucket, reach in seconds) that new rows in span affect."""
-    reach = max(durations, default=0) * 60
+@dataclass(frozen=True)
+class RollupWindow:
+    """The buckets new rows affect, [start, end), and the samples they need, from read_start."""
+
+    start: int
+    end: int
+    read_start: int
+
+
+def affected(span: SeriesSpan, durations: Sequence[int]) -> RollupWindow:
+    windows = [window_seconds(d) for d in durations if d > 0]
+    reach = max(windows, default=0)
     start = span.start - span.start % DAY
     end_point = span.end + reach
-    return start, end_point - end_point % DAY + DAY, reach
+    end = end_point - end_point % DAY + DAY
+    # A window ending in the first bucket needs its own block and the one before.
+    read_start = min([start, *((start - w) // w * w for w in windows)])
+    return RollupWindow(start, end, read_start)
 
 
 def untouched_spans(
-    engine: Engine, spans: Sequence[SeriesSpan], durations: Mapping[int, Sequence[int]]
+    connection: Connection,
+    spans: Sequence[SeriesSpan],
+    durations: Mapping[int, Sequence[int]],
 ) -> set[int]:
-    """Series with no stored sample anywhere their new rows' buckets (and windows) reach."""
+    """Series with no stored sample anywhere their new rows' rollups read from."""
     query = text(
         "SELECT 1 FROM samples WHERE series_id = :sid AND ts >= :start AND ts < :end LIMIT 1"
     )
     untouched = set()
-    with engine.connect() as connection:
-        for span in spans:
-            start, end, reach = _window(span, durations.get(span.series_id, (0,)))
-            found = connection.execute(
-                query, {"sid": span.series_id, "start": start - reach, "end": end}
-            ).first()
-            if found is None:
-                untouched.add(span.series_id)
+    for span in spans:
+        window = affected(span, durations.get(span.series_id, (0,)))
+        found = connection.execute(
+            query, {"sid": span.series_id, "start": window.read_start, "end": window.end}
+        ).first()
+        if found is None:
+            untouched.add(span.series_id)
     return untouched
 
 
 def refresh_rollups(
-    engine: Engine,
+    connection: Connection,
     spans: Sequence[SeriesSpan],
     durations: Mapping[int, Sequence[int]],
-    in_memory: Mapping[int, pd.Series] | None = None,
+    in_memory: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> int:
     """Recomputes the rollups of every bucket the spans touch; returns buckets written.
 
-    ``in_memory`` holds, for series whose affected window had no stored samples
-    before this write, exactly the rows just written, sparing a re-read.
+    ``in_memory`` holds (ts, values), for series whose rollups read no stored
+    sample before this write, exactly the rows just written, sparing a re-read.
+    The caller's transaction holds the samples and their rollups together.
     """
-    written = 0
+    rollups: list[RollupRow] = []
+    peaks: list[PeakRow] = []
     for span in spans:
         series_durations = list(durations.get(span.series_id, ())) or [0]
-        start, end, reach = _window(span, series_durations)
+        window = affected(span, series_durations)
         if in_memory is not None and span.series_id in in_memory:
-            samples = in_memory[span.series_id]
+            ts, values = in_memory[span.series_id]
         else:
-            samples = read_samples(engine, span.series_id, start - reach, end)
-        rows = compute_rollup_rows(span.series_id, samples, series_durations, start, end)
-        with engine.begin() as connection:
-            _replace(connection, "rollups", rows.rollups)
-            _replace(connection, "rollup_peaks", rows.peaks)
-        written += len(rows.rollups)
-    return written
+            ts, values = read_sample_arrays(
+                connection, span.series_id, window.read_start, window.end
+            )
+        rows = compute_rollup_rows(
+            span.series_id, ts, values, series_durations, window.start, window.end
+        )
+        rollups.extend(rows.rollups)
+        peaks.extend(rows.peaks)
+    _replace(connection, "rollups", rollups)
+    _replace(connection, "rollup_peaks", peaks)
+    return len(rollups)
 
 
 def _replace(connection: Connection, name: str, rows: Sequence[tuple[object, ...]]) -> None:
@@ -148,13 +184,15 @@ def _replace(connection: Connection, name: str, rows: Sequence[tuple[object, ...
             list(rows),
         )
         return
-    statement = postgresql.insert(table)
-    keys = [column.name for column in table.primary_key.columns]
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c: statement.excluded[c] for c in columns if c not in keys},
-    )
-    connection.execute(statement, [dict(zip(columns, row, strict=True)) for row in rows])
+    keys = {column.name for column in table.primary_key.columns}
+    grain = columns.index("grain")
+    for value in sorted({str(row[grain]) for row in rows}):
+        mine = [row for row in rows if row[grain] == value]
+        data: dict[str, object] = {
+            column: (value if column == "grain" else np.asarray([row[k] for row in mine]))
+            for k, column in enumerate(columns)
+        }
+        copy_upsert(connection, name, data, update=[c for c in columns if c not in keys])
 
 
 def read_peaks(

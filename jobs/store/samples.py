@@ -1,7 +1,9 @@
 """Raw samples: idempotent bulk upsert, reads and retention.
 
-The write path uses the DB-API ``executemany`` directly: building ORM objects
-for millions of rows costs more than the insert itself.
+The write path avoids per-row Python objects: SQLite gets the DB-API
+``executemany`` directly, PostgreSQL a COPY into a staging table and one
+set-based upsert (see ``bulk``). Writes run on the caller's connection, so a
+file's samples and their rollups commit together or not at all.
 """
 
 from __future__ import annotations
@@ -11,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
-from sqlalchemy.dialects import postgresql
-from sqlmodel import SQLModel
+from sqlalchemy import Connection, Engine, text
 
 from jobs.store import schema  # noqa: F401  (registers the tables)
+from jobs.store.bulk import copy_upsert, dbapi_connection
 from jobs.store.database import is_sqlite
 
 BATCH_ROWS = 50_000
@@ -50,17 +51,16 @@ class SeriesSpan:
     end: int
 
 
-def _count_in_spans(engine: Engine, spans: Sequence[SeriesSpan]) -> int:
+def _count_in_spans(connection: Connection, spans: Sequence[SeriesSpan]) -> int:
     query = text(
         "SELECT COUNT(*) FROM samples WHERE series_id = :sid AND ts >= :start AND ts <= :end"
     )
     total = 0
-    with engine.connect() as connection:
-        for span in spans:
-            total += connection.execute(
-                query, {"sid": span.series_id, "start": span.start, "end": span.end}
-            ).scalar_one()
-    return total
+    for span in spans:
+        total += connection.execute(
+            query, {"sid": span.series_id, "start": span.start, "end": span.end}
+        ).scalar_one()
+    return int(total)
 
 
 def spans_of(frame: pd.DataFrame) -> list[SeriesSpan]:
@@ -77,90 +77,70 @@ def spans_of(frame: pd.DataFrame) -> list[SeriesSpan]:
 
 
 def upsert_samples(
-    engine: Engine,
+    connection: Connection,
     frame: pd.DataFrame,
     on_batch: Callable[[int], None] | None = None,
 ) -> UpsertCounts:
-    """Writes ``frame`` (series_id, ts, value) so that series + ts is one row.
+    """Writes ``frame`` (series_id, ts, value; one row per series and ts) in the
+    caller's transaction.
 
     Re-writing an identical value changes nothing, which is what makes a
     re-ingest of the same file leave the same rows.
     """
     if frame.empty:
         return UpsertCounts()
-    spans = spans_of(frame)
-    before = _count_in_spans(engine, spans)
-    rows = list(
-        zip(
-            frame["series_id"].to_numpy(dtype=np.int64).tolist(),
-            frame["ts"].to_numpy(dtype=np.int64).tolist(),
-            frame["value"].to_numpy(dtype=np.float64).tolist(),
-            strict=True,
+    series_ids = frame["series_id"].to_numpy(dtype=np.int64)
+    stamps = frame["ts"].to_numpy(dtype=np.int64)
+    values = frame["value"].to_numpy(dtype=np.float64)
+    if not is_sqlite(connection.engine):
+        inserted, changed = copy_upsert(
+            connection,
+            "samples",
+            {"series_id": series_ids, "ts": stamps, "value": values},
+            update=["value"],
         )
-    )
+        if on_batch is not None:
+            on_batch(len(frame))
+        return UpsertCounts(inserted, changed - inserted, len(frame) - changed)
+    spans = spans_of(frame)
+    before = _count_in_spans(connection, spans)
+    rows = list(zip(series_ids.tolist(), stamps.tolist(), values.tolist(), strict=True))
     changed = 0
-    if is_sqlite(engine):
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            for start in range(0, len(rows), BATCH_ROWS):
-                batch = rows[start : start + BATCH_ROWS]
-                cursor.executemany(_SQLITE_UPSERT, batch)
-                changed += max(cursor.rowcount, 0)
-                if on_batch is not None:
-                    on_batch(len(batch))
-            raw.commit()
-        finally:
-            raw.close()
-    else:
-        changed = _upsert_generic(engine, rows, on_batch)
-    after = _count_in_spans(engine, spans)
-    inserted = after - before
+    cursor = dbapi_connection(connection).cursor()
+    try:
+        for start in range(0, len(rows), BATCH_ROWS):
+            batch = rows[start : start + BATCH_ROWS]
+            cursor.executemany(_SQLITE_UPSERT, batch)
+            changed += max(cursor.rowcount, 0)
+            if on_batch is not None:
+                on_batch(len(batch))
+    finally:
+        cursor.close()
+    inserted = _count_in_spans(connection, spans) - before
     updated = changed - inserted
     return UpsertCounts(inserted, updated, len(rows) - inserted - updated)
 
 
-def _upsert_generic(
-    engine: Engine,
-    rows: list[tuple[int, int, float]],
-    on_batch: Callable[[int], None] | None,
-) -> int:
-    table = SQLModel.metadata.tables["samples"]
-    statement = postgresql.insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["series_id", "ts"],
-        set_={"value": statement.excluded.value},
-        where=table.c.value.is_distinct_from(statement.excluded.value),
-    )
-    # Rows skipped by the WHERE clause are not returned, so the returned rows
-    # are exactly those inserted or changed (rowcount is unreliable for batches).
-    returning = statement.returning(table.c.series_id)
-    changed = 0
-    with engine.begin() as connection:
-        for start in range(0, len(rows), BATCH_ROWS):
-            batch = rows[start : start + BATCH_ROWS]
-            result = connection.execute(
-                returning, [{"series_id": s, "ts": t, "value": v} for s, t, v in batch]
-            )
-            changed += len(result.all())
-            if on_batch is not None:
-                on_batch(len(batch))
-    return changed
+_READ = text(
+    "SELECT ts, value FROM samples WHERE series_id = :sid AND ts >= :start "
+    "AND ts < :end ORDER BY ts"
+)
+
+
+def read_sample_arrays(
+    connection: Connection, series_id: int, start: int, end: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(epoch seconds, values) of the samples with start <= ts < end, in time order."""
+    data = connection.execute(_READ, {"sid": series_id, "start": start, "end": end}).fetchall()
+    ts = np.fromiter((row[0] for row in data), dtype=np.int64, count=len(data))
+    values = np.fromiter((row[1] for row in data), dtype=np.float64, count=len(data))
+    return ts, values
 
 
 def read_samples(engine: Engine, series_id: int, start: int, end: int) -> pd.Series:
     """Samples with start <= ts < end as a float Series on a UTC DatetimeIndex."""
     with engine.connect() as connection:
-        result = connection.execute(
-            text(
-                "SELECT ts, value FROM samples WHERE series_id = :sid AND ts >= :start "
-                "AND ts < :end ORDER BY ts"
-            ),
-            {"sid": series_id, "start": start, "end": end},
-        )
-        data = result.fetchall()
-    ts = np.fromiter((row[0] for row in data), dtype=np.int64, count=len(data))
-    values = np.fromiter((row[1] for row in data), dtype=np.float64, count=len(data))
+        ts, values = read_sample_arrays(connection, series_id, start, end)
     return pd.Series(values, index=pd.to_datetime(ts, unit="s", utc=True), name="value")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, select, tuple_
 from sqlmodel import SQLModel
 
 from jobs.store import schema  # noqa: F401  (registers the tables)
+from jobs.store.transaction import writing
 
 
 @dataclass(frozen=True, order=True)
@@ -34,13 +35,13 @@ _TABLE = SQLModel.metadata.tables["series"]
 
 
 def ensure_series(
-    engine: Engine, keys: Iterable[SeriesKey], units: Mapping[str, str]
+    bind: Engine | Connection, keys: Iterable[SeriesKey], units: Mapping[str, str]
 ) -> dict[SeriesKey, int]:
     """Returns ids for ``keys``, creating the series that do not exist yet."""
     wanted = sorted(set(keys))
     if not wanted:
         return {}
-    with engine.begin() as connection:
+    with writing(bind) as connection:
         found = _lookup(connection, wanted)
         missing = [key for key in wanted if key not in found]
         if missing:
