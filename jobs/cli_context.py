@@ -45,7 +45,12 @@ class AppContext:
 
         wanted = url or self.database_url or DEFAULT_DATABASE_URL
         if wanted not in self._engines:
-            self._engines[wanted] = open_store(wanted)
+            from jobs.store.ledger import abandon_dead_runs
+
+            engine = open_store(wanted)
+            # Runs whose process died stay 'running' until a command looks.
+            abandon_dead_runs(engine)
+            self._engines[wanted] = engine
         return self._engines[wanted]
 
     @property

@@ -96,10 +96,14 @@ def ingest(
             )
             for path in files
         ]
-        for path, item in zip(files, checked, strict=True):
-            with progress(None, "rows", path.name) as bar:
-                summaries.append(store_checked(engine, config, item, bar.update, now=moment))
-            click.echo(summaries[-1].line())
+        # Then every file in one transaction: an error or a kill stores none of them.
+        stored: list[IngestSummary] = []
+        with engine.begin() as connection:
+            for path, item in zip(files, checked, strict=True):
+                with progress(None, "rows", path.name) as bar:
+                    stored.append(store_checked(connection, config, item, bar.update, now=moment))
+        summaries.extend(stored)
+        _echo_summaries(stored)
         if prometheus:
             pulled = _pull(app, since, until)
             summaries.extend(pulled.summaries)

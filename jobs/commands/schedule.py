@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 # The lease TTL default lives in jobs.scheduler; repeated here so --help does not import it.
 DEFAULT_LEASE_TTL_SECONDS = 600
+ABANDONED_SHOWN = 5  # the most recent abandoned runs `schedule` lists
 
 
 @click.command("run-due")
@@ -131,6 +132,13 @@ def schedule_command(app: AppContext, now: datetime | None) -> None:
             f"{_when(email.sent_at)} UTC ({email.message_id}), which never confirmed it; "
             f"check with the recipients, capplan publish {email.kind} --period {email.period} "
             "--resend sends it again"
+        )
+    abandoned = [run for run in ledger.runs(engine) if run.status == ledger.ABANDONED]
+    for run in abandoned[-ABANDONED_SHOWN:]:
+        process = f"pid {run.pid} on {run.host}" if run.pid is not None else "unknown process"
+        click.echo(
+            f"abandoned: {run.job} {run.period or '(ad hoc)'} started {_when(run.started_at)} "
+            f"({process}) ended without an outcome; see the ledger"
         )
     lease = lease_record(engine)
     if lease is not None and lease.expires_at > clock.timestamp():

@@ -86,6 +86,9 @@ class JobRun(SQLModel, table=True):
     finished_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     outputs: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # The process that runs it: a 'running' run whose process is gone was abandoned.
+    pid: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    host: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class Watermark(SQLModel, table=True):
