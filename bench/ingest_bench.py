@@ -4,17 +4,27 @@ Both parse the same 1,000,000-row long CSV (100 series) into the same samples
 table; capplan also validates every row and maintains hourly and daily rollups.
 Target: capplan at no less than half the plain script's rows per second.
 
-    .venv/bin/python bench/ingest_bench.py [--rows N] [--repeat K]
+The same ingest into PostgreSQL (a throwaway server started here, as the test
+suite does, from Debian's postgresql package) must reach 0.8x capplan's SQLite
+rate in the same run.
+
+    .venv/bin/python bench/ingest_bench.py [--rows N] [--repeat K] [--no-postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import glob
+import os
+import shutil
+import socket
 import sqlite3
+import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +45,7 @@ METRICS = (
     "error_rate_percent",
 )
 TARGET_RATIO = 0.5
+POSTGRES_TARGET_RATIO = 0.8
 
 
 def bench_config() -> Config:
@@ -99,10 +110,68 @@ def plain_sqlite(csv_path: Path, db_path: Path) -> int:
 
 
 def capplan_ingest(csv_path: Path, db_path: Path) -> int:
-    engine = open_store(f"sqlite:///{db_path}")
+    return _ingest(f"sqlite:///{db_path}", csv_path)
+
+
+def _ingest(url: str, csv_path: Path) -> int:
+    engine = open_store(url)
     summary = ingest_csv(engine, bench_config(), csv_path)
     engine.dispose()
     return summary.inserted
+
+
+@contextmanager
+def postgres_server(work: Path) -> Iterator[tuple[Path, list[str]]]:
+    """A PostgreSQL on a free loopback port (as 'postgres' when run as root); yields the
+    bin directory and the connection arguments for its client tools."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise SystemExit("PostgreSQL's initdb was not found: apt-get install postgresql")
+    bin_dir = Path(found[-1]).parent
+    prefix: list[str] = []
+    root = work / "postgres"
+    data, sockets, log = root / "data", root / "sockets", root / "server.log"
+    for path in (root, data, sockets):
+        path.mkdir()
+    log.touch()
+    if os.geteuid() == 0:
+        prefix = ["runuser", "-u", "postgres", "--"]
+        work.chmod(0o755)
+        for path in (root, data, sockets, log):
+            shutil.chown(path, "postgres", "postgres")
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "capplan"]
+    subprocess.run(
+        [*prefix, *initdb, "--encoding=UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    # As in the test suite (tests/servers/postgres.py): a throwaway server without fsync.
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl = [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log)]
+    subprocess.run(
+        [*pg_ctl, "-o", options, "-w", "-t", "60", "start"], check=True, capture_output=True
+    )
+    try:
+        yield bin_dir, ["-h", "127.0.0.1", "-p", str(port), "-U", "capplan"]
+    finally:
+        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], capture_output=True)
+
+
+def postgres_ingest(bin_dir: Path, connect: list[str], name: str) -> Callable[[Path, Path], int]:
+    """A fresh database (created before the clock starts) and the ingest into it."""
+    subprocess.run(
+        [str(bin_dir / "dropdb"), *connect, "--if-exists", name], check=True, capture_output=True
+    )
+    subprocess.run([str(bin_dir / "createdb"), *connect, name], check=True)
+    host, port, user = connect[1], connect[3], connect[5]
+
+    def run(csv_path: Path, _db_path: Path) -> int:
+        return _ingest(f"postgresql+psycopg://{user}@{host}:{port}/{name}", csv_path)
+
+    return run
 
 
 def timed(
@@ -120,17 +189,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2, help="best of K runs each")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         csv_path = work / "samples.csv"
         write_csv(csv_path, args.rows)
-        plain = capplan = float("inf")
-        for _ in range(args.repeat):
-            seconds, plain_rows = timed(plain_sqlite, csv_path, work, "plain")
-            plain = min(plain, seconds)
-            seconds, capplan_rows = timed(capplan_ingest, csv_path, work, "capplan")
-            capplan = min(capplan, seconds)
+        csv_path.chmod(0o644)
+        plain = capplan = postgres = float("inf")
+        postgres_rows = 0
+        with contextlib_nullable(not args.no_postgres, work) as server:
+            for _ in range(args.repeat):
+                seconds, plain_rows = timed(plain_sqlite, csv_path, work, "plain")
+                plain = min(plain, seconds)
+                seconds, capplan_rows = timed(capplan_ingest, csv_path, work, "capplan")
+                capplan = min(capplan, seconds)
+                if server is not None:
+                    run = postgres_ingest(*server, "bench")
+                    seconds, postgres_rows = timed(run, csv_path, work, "postgres")
+                    postgres = min(postgres, seconds)
     assert plain_rows == capplan_rows, (plain_rows, capplan_rows)
     plain_rate, capplan_rate = plain_rows / plain, capplan_rows / capplan
     ratio = capplan_rate / plain_rate
@@ -139,7 +216,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  capplan ingest + rollups  : {capplan_rate:>10,.0f} rows/s ({capplan:.2f} s)")
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
     print(f"  ratio capplan/plain       : {ratio:.2f} ({verdict} the {TARGET_RATIO} target)")
-    return {"plain_rows_per_s": plain_rate, "capplan_rows_per_s": capplan_rate, "ratio": ratio}
+    result = {"plain_rows_per_s": plain_rate, "capplan_rows_per_s": capplan_rate, "ratio": ratio}
+    if postgres_rows:
+        assert postgres_rows == capplan_rows, (postgres_rows, capplan_rows)
+        postgres_rate = postgres_rows / postgres
+        pg_ratio = postgres_rate / capplan_rate
+        print(f"  capplan into PostgreSQL   : {postgres_rate:>10,.0f} rows/s ({postgres:.2f} s)")
+        verdict = "meets" if pg_ratio >= POSTGRES_TARGET_RATIO else "MISSES"
+        print(
+            f"  ratio PostgreSQL/SQLite   : {pg_ratio:.2f} "
+            f"({verdict} the {POSTGRES_TARGET_RATIO} target)"
+        )
+        result.update({"postgres_rows_per_s": postgres_rate, "postgres_ratio": pg_ratio})
+    return result
+
+
+@contextmanager
+def contextlib_nullable(wanted: bool, work: Path) -> Iterator[tuple[Path, list[str]] | None]:
+    if not wanted:
+        yield None
+        return
+    with postgres_server(work) as server:
+        yield server
 
 
 if __name__ == "__main__":

@@ -96,3 +96,21 @@ def test_the_same_samples_render_the_same_pdf(tmp_path: Path) -> None:
     second = build_report(in_chunks, config, period, workers=1)
     assert second.summary_text == first.summary_text
     assert second.pdf == first.pdf
+
+
+def test_postgres_stores_the_same_rows_as_sqlite(
+    tmp_path: Path, config: Config, postgres_url: str
+) -> None:
+    # Bulk COPY for new series, set-based upserts for stored ones, values that change.
+    frame = history(days=6)
+    sqlite = open_store(f"sqlite:///{tmp_path / 'one.db'}")
+    store_frame(sqlite, config, frame)
+    postgres = open_store(postgres_url)
+    pieces = chunks(frame, hours=31)
+    for piece in pieces[:3]:
+        store_frame(postgres, config, piece.assign(value=piece["value"] + 1))
+    counts = [store_frame(postgres, config, piece) for piece in reversed(pieces)]
+    assert sum(c.updated for c in counts) == sum(len(p) for p in pieces[:3])
+    assert sum(c.inserted for c in counts) == sum(len(p) for p in pieces[3:])
+    assert dump(postgres) == dump(sqlite)
+    postgres.dispose()

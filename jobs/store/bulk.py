@@ -8,7 +8,8 @@ the server in one statement.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,11 @@ def dbapi_connection(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
+def row_count(columns: Mapping[str, Any]) -> int:
+    """Rows in ``columns``: arrays, or one str standing for a whole text column."""
+    return min((len(v) for v in columns.values() if not isinstance(v, str)), default=0)
+
+
 def _binary_type(column: Any) -> str | None:
     """numpy's big-endian dtype for a fixed-width column, None for text."""
     if isinstance(column.type, BigInteger):
@@ -37,7 +43,7 @@ def _binary_type(column: Any) -> str | None:
 
 def _encode(names: Sequence[str], kinds: Sequence[str | None], data: Mapping[str, Any]) -> bytes:
     """COPY BINARY tuples for rows whose text columns all hold the same value."""
-    rows = len(next(iter(data.values())))
+    rows = row_count(data)
     fields: list[tuple[str, str]] = [(" fields", ">i2")]
     texts: dict[str, bytes] = {}
     for name, kind in zip(names, kinds, strict=True):
@@ -59,21 +65,40 @@ def _encode(names: Sequence[str], kinds: Sequence[str | None], data: Mapping[str
     return records.tobytes()
 
 
+def _copy(cursor: Any, table: str, names: Sequence[str], data: Mapping[str, Any]) -> None:
+    if row_count(data) == 0:
+        return
+    model = SQLModel.metadata.tables[table.removeprefix("staging_")]
+    kinds = [_binary_type(model.c[name]) for name in names]
+    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_HEADER)
+        copy.write(_encode(names, kinds, data))
+        copy.write(_TRAILER)
+
+
+def copy_insert(connection: Connection, table_name: str, columns: Mapping[str, Any]) -> int:
+    """COPY rows straight into the table: for keys known to be absent (about four times
+    faster than an upsert). A concurrent writer of the same keys makes it fail, and the
+    transaction with it, rather than merge: the store stays consistent, a re-run merges."""
+    with dbapi_connection(connection).cursor() as cursor:
+        _copy(cursor, table_name, list(columns), columns)
+    return row_count(columns)
+
+
 def copy_upsert(
     connection: Connection,
     table_name: str,
     columns: Mapping[str, Any],
     *,
     update: Sequence[str],
-) -> tuple[int, int]:
+) -> int:
     """Upserts rows given as columns (numpy arrays; text columns as one str for all rows).
 
     Keys must be distinct. Rows whose ``update`` columns already hold the same
-    values are left alone. Returns (inserted, inserted + changed).
+    values are left alone. Returns how many rows were inserted or changed.
     """
     table = SQLModel.metadata.tables[table_name]
     names = list(columns)
-    kinds = [_binary_type(table.c[name]) for name in names]
     staging = f"staging_{table_name}"
     keys = [column.name for column in table.primary_key.columns]
     listed = ", ".join(names)
@@ -84,22 +109,36 @@ def copy_upsert(
             f"(LIKE {table_name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {staging}")
-        with cursor.copy(f"COPY {staging} ({listed}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.write(_HEADER)
-            copy.write(_encode(names, kinds, columns))
-            copy.write(_TRAILER)
+        _copy(cursor, staging, names, columns)
         assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in update)
         current = ", ".join(f"{table_name}.{name}" for name in update)
         proposed = ", ".join(f"EXCLUDED.{name}" for name in update)
-        cursor.execute(
-            f"WITH changed AS (INSERT INTO {table_name} ({listed}) "
-            f"SELECT {listed} FROM {staging} "
+        merge = (
+            f"INSERT INTO {table_name} ({listed}) SELECT {listed} FROM {staging} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments} "
-            f"WHERE ({current}) IS DISTINCT FROM ({proposed}) "
-            # xmax is 0 for a row this statement inserted, set for one it updated.
-            "RETURNING (xmax = 0) AS inserted) "
-            "SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FROM changed"
+            f"WHERE ({current}) IS DISTINCT FROM ({proposed})"
         )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+        cursor.execute(merge)
+        return int(cursor.rowcount)
+
+
+def overlapped(on_server: Callable[[], object], here: Callable[[], None]) -> None:
+    """Runs ``on_server`` (database work; the driver releases the GIL while it waits) in
+    a thread and ``here`` (work needing no database) in this one, so the client's and
+    the server's work overlap; re-raises the first failure once both are done."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            on_server()
+        except BaseException as exc:  # handed to the calling thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="capplan-merge")
+    worker.start()
+    try:
+        here()
+    finally:
+        worker.join()
+    if failure:
+        raise failure[0]

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import SQLModel
 
 from forecasting.aggregation import rollup_epochs, window_means
-from jobs.store.bulk import copy_upsert
+from jobs.store.bulk import copy_insert, copy_upsert
 from jobs.store.database import is_sqlite
 from jobs.store.samples import SeriesSpan, read_sample_arrays
 
@@ -139,40 +139,93 @@ def untouched_spans(
     return untouched
 
 
+def rollups_from_memory(
+    spans: Sequence[SeriesSpan],
+    durations: Mapping[int, Sequence[int]],
+    in_memory: Mapping[int, tuple[np.ndarray, np.ndarray]],
+) -> dict[int, RollupRows]:
+    """Rollup rows of the series in ``in_memory``: (ts, values) of series whose rollups
+    read no stored sample before this write, i.e. exactly the rows being written."""
+    computed = {}
+    for span in spans:
+        if span.series_id not in in_memory:
+            continue
+        series_durations = list(durations.get(span.series_id, ())) or [0]
+        window = affected(span, series_durations)
+        ts, values = in_memory[span.series_id]
+        computed[span.series_id] = compute_rollup_rows(
+            span.series_id, ts, values, series_durations, window.start, window.end
+        )
+    return computed
+
+
 def refresh_rollups(
     connection: Connection,
     spans: Sequence[SeriesSpan],
     durations: Mapping[int, Sequence[int]],
-    in_memory: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    computed: Mapping[int, RollupRows] | None = None,
 ) -> int:
     """Recomputes the rollups of every bucket the spans touch; returns buckets written.
 
-    ``in_memory`` holds (ts, values), for series whose rollups read no stored
-    sample before this write, exactly the rows just written, sparing a re-read.
+    ``computed`` holds the rows already computed from memory (see
+    ``rollups_from_memory``); the others are computed from the stored samples.
     The caller's transaction holds the samples and their rollups together.
     """
     rollups: list[RollupRow] = []
     peaks: list[PeakRow] = []
+    absent = _without_rollups(connection, spans, durations, set(computed or ()))
     for span in spans:
-        series_durations = list(durations.get(span.series_id, ())) or [0]
-        window = affected(span, series_durations)
-        if in_memory is not None and span.series_id in in_memory:
-            ts, values = in_memory[span.series_id]
-        else:
+        rows = (computed or {}).get(span.series_id)
+        if rows is None:
+            series_durations = list(durations.get(span.series_id, ())) or [0]
+            window = affected(span, series_durations)
             ts, values = read_sample_arrays(
                 connection, span.series_id, window.read_start, window.end
             )
-        rows = compute_rollup_rows(
-            span.series_id, ts, values, series_durations, window.start, window.end
-        )
+            rows = compute_rollup_rows(
+                span.series_id, ts, values, series_durations, window.start, window.end
+            )
         rollups.extend(rows.rollups)
         peaks.extend(rows.peaks)
-    _replace(connection, "rollups", rollups)
-    _replace(connection, "rollup_peaks", peaks)
+    _replace(connection, "rollups", rollups, absent)
+    _replace(connection, "rollup_peaks", peaks, absent)
     return len(rollups)
 
 
-def _replace(connection: Connection, name: str, rows: Sequence[tuple[object, ...]]) -> None:
+def _without_rollups(
+    connection: Connection,
+    spans: Sequence[SeriesSpan],
+    durations: Mapping[int, Sequence[int]],
+    candidates: set[int],
+) -> set[int]:
+    """Of ``candidates``, the series with no stored rollup in the buckets being written
+    (rollups outlive pruned raw samples, so no samples does not mean no rollups)."""
+    if is_sqlite(connection.engine) or not candidates:
+        return set()
+    absent = set()
+    for span in spans:
+        if span.series_id not in candidates:
+            continue
+        window = affected(span, durations.get(span.series_id, (0,)))
+        found = [
+            connection.execute(
+                text(
+                    f"SELECT 1 FROM {table} WHERE series_id = :sid AND bucket >= :start "
+                    "AND bucket < :end LIMIT 1"
+                ),
+                {"sid": span.series_id, "start": window.start, "end": window.end},
+            ).first()
+            for table in ("rollups", "rollup_peaks")
+        ]
+        if found == [None, None]:
+            absent.add(span.series_id)
+    return absent
+
+
+def _replace(
+    connection: Connection, name: str, rows: Sequence[tuple[object, ...]], absent: set[int]
+) -> None:
+    """Writes rows, replacing stored ones; series in ``absent`` have none stored there."""
     if not rows:
         return
     table = SQLModel.metadata.tables[name]
@@ -187,12 +240,18 @@ def _replace(connection: Connection, name: str, rows: Sequence[tuple[object, ...
     keys = {column.name for column in table.primary_key.columns}
     grain = columns.index("grain")
     for value in sorted({str(row[grain]) for row in rows}):
-        mine = [row for row in rows if row[grain] == value]
-        data: dict[str, object] = {
-            column: (value if column == "grain" else np.asarray([row[k] for row in mine]))
-            for k, column in enumerate(columns)
-        }
-        copy_upsert(connection, name, data, update=[c for c in columns if c not in keys])
+        for new in (True, False):
+            mine = [row for row in rows if row[grain] == value and (row[0] in absent) == new]
+            if not mine:
+                continue
+            data: dict[str, object] = {
+                column: (value if column == "grain" else np.asarray([row[k] for row in mine]))
+                for k, column in enumerate(columns)
+            }
+            if new:
+                copy_insert(connection, name, data)
+            else:
+                copy_upsert(connection, name, data, update=[c for c in columns if c not in keys])
 
 
 def read_peaks(

@@ -8,7 +8,7 @@ file's samples and their rollups commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from jobs.store import schema  # noqa: F401  (registers the tables)
-from jobs.store.bulk import copy_upsert, dbapi_connection
+from jobs.store.bulk import copy_insert, copy_upsert, dbapi_connection, overlapped
 from jobs.store.database import is_sqlite
 
 BATCH_ROWS = 50_000
@@ -80,9 +80,13 @@ def upsert_samples(
     connection: Connection,
     frame: pd.DataFrame,
     on_batch: Callable[[int], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+    absent: Collection[int] = (),
 ) -> UpsertCounts:
     """Writes ``frame`` (series_id, ts, value; one row per series and ts) in the
-    caller's transaction.
+    caller's transaction. ``meanwhile`` (work needing no database) runs during the
+    server's work on PostgreSQL, after the write on SQLite. ``absent``: series known
+    to have no stored sample in the frame's range (PostgreSQL copies them in directly).
 
     Re-writing an identical value changes nothing, which is what makes a
     re-ingest of the same file leave the same rows.
@@ -92,18 +96,45 @@ def upsert_samples(
     series_ids = frame["series_id"].to_numpy(dtype=np.int64)
     stamps = frame["ts"].to_numpy(dtype=np.int64)
     values = frame["value"].to_numpy(dtype=np.float64)
-    if not is_sqlite(connection.engine):
-        inserted, changed = copy_upsert(
-            connection,
-            "samples",
-            {"series_id": series_ids, "ts": stamps, "value": values},
-            update=["value"],
-        )
-        if on_batch is not None:
-            on_batch(len(frame))
-        return UpsertCounts(inserted, changed - inserted, len(frame) - changed)
     spans = spans_of(frame)
     before = _count_in_spans(connection, spans)
+    if is_sqlite(connection.engine):
+        changed = _sqlite_upsert(connection, series_ids, stamps, values, on_batch)
+        if meanwhile is not None:
+            meanwhile()
+    else:
+        new = np.isin(series_ids, np.fromiter(absent, dtype=np.int64))
+        written: list[int] = []
+
+        def write() -> None:
+            written.append(
+                copy_insert(
+                    connection,
+                    "samples",
+                    {"series_id": series_ids[new], "ts": stamps[new], "value": values[new]},
+                )
+            )
+            old = ~new
+            if old.any():
+                columns = {"series_id": series_ids[old], "ts": stamps[old], "value": values[old]}
+                written.append(copy_upsert(connection, "samples", columns, update=["value"]))
+
+        overlapped(write, meanwhile or (lambda: None))
+        changed = sum(written)
+        if on_batch is not None:
+            on_batch(len(frame))
+    inserted = _count_in_spans(connection, spans) - before
+    updated = changed - inserted
+    return UpsertCounts(inserted, updated, len(frame) - inserted - updated)
+
+
+def _sqlite_upsert(
+    connection: Connection,
+    series_ids: np.ndarray,
+    stamps: np.ndarray,
+    values: np.ndarray,
+    on_batch: Callable[[int], None] | None,
+) -> int:
     rows = list(zip(series_ids.tolist(), stamps.tolist(), values.tolist(), strict=True))
     changed = 0
     cursor = dbapi_connection(connection).cursor()
@@ -116,9 +147,7 @@ def upsert_samples(
                 on_batch(len(batch))
     finally:
         cursor.close()
-    inserted = _count_in_spans(connection, spans) - before
-    updated = changed - inserted
-    return UpsertCounts(inserted, updated, len(rows) - inserted - updated)
+    return changed
 
 
 _READ = text(
