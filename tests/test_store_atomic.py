@@ -185,6 +185,21 @@ def test_an_unexpected_error_is_recorded_as_failed(
     assert all(rows == [] for rows in snapshot(db).values())
 
 
+def test_an_unexpected_backfill_error_is_recorded_as_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr("jobs.delivery.backfill_reports", broken)
+    db = tmp_path / "capplan.db"
+    with pytest.raises(RuntimeError):
+        Capplan(f"sqlite:///{db}")(
+            "backfill", "--from", "2025-01-01", "--to", "2025-03-01", "--reports", "monthly"
+        )
+    assert statuses(db) == [ledger.FAILED]
+
+
 def test_the_next_command_marks_a_dead_run_abandoned(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'capplan.db'}"
     capplan = Capplan(url)
