@@ -202,24 +202,30 @@ def _without_rollups(
     (rollups outlive pruned raw samples, so no samples does not mean no rollups)."""
     if is_sqlite(connection.engine) or not candidates:
         return set()
-    absent = set()
-    for span in spans:
-        if span.series_id not in candidates:
-            continue
-        window = affected(span, durations.get(span.series_id, (0,)))
-        found = [
+    windows = [
+        affected(span, durations.get(span.series_id, (0,)))
+        for span in spans
+        if span.series_id in candidates
+    ]
+    # One query per table over the union of the ranges: a series found there is
+    # upserted (correct either way), the rest are copied in.
+    bounds = {
+        "ids": sorted(candidates),
+        "start": min(w.start for w in windows),
+        "end": max(w.end for w in windows),
+    }
+    present: set[int] = set()
+    for table in ("rollups", "rollup_peaks"):
+        present.update(
             connection.execute(
                 text(
-                    f"SELECT 1 FROM {table} WHERE series_id = :sid AND bucket >= :start "
-                    "AND bucket < :end LIMIT 1"
+                    f"SELECT DISTINCT series_id FROM {table} WHERE series_id = ANY(:ids) "
+                    "AND bucket >= :start AND bucket < :end"
                 ),
-                {"sid": span.series_id, "start": window.start, "end": window.end},
-            ).first()
-            for table in ("rollups", "rollup_peaks")
-        ]
-        if found == [None, None]:
-            absent.add(span.series_id)
-    return absent
+                bounds,
+            ).scalars()
+        )
+    return candidates - present
 
 
 def _replace(

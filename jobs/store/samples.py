@@ -96,7 +96,8 @@ def upsert_samples(
     series_ids = frame["series_id"].to_numpy(dtype=np.int64)
     stamps = frame["ts"].to_numpy(dtype=np.int64)
     values = frame["value"].to_numpy(dtype=np.float64)
-    spans = spans_of(frame)
+    # Series in ``absent`` had no rows in their span: all of theirs are inserted.
+    spans = [span for span in spans_of(frame) if span.series_id not in absent]
     before = _count_in_spans(connection, spans)
     if is_sqlite(connection.engine):
         changed = _sqlite_upsert(connection, series_ids, stamps, values, on_batch)
@@ -123,7 +124,8 @@ def upsert_samples(
         changed = sum(written)
         if on_batch is not None:
             on_batch(len(frame))
-    inserted = _count_in_spans(connection, spans) - before
+    known_new = int(np.isin(series_ids, np.fromiter(absent, dtype=np.int64)).sum())
+    inserted = _count_in_spans(connection, spans) - before + known_new
     updated = changed - inserted
     return UpsertCounts(inserted, updated, len(frame) - inserted - updated)
 
