@@ -85,9 +85,7 @@ def pending_changes(connection: Connection, config: Config, now: int) -> list[Al
     return changes
 
 
-def sync_from_config(
-    bind: Engine | Connection, config: Config, now: datetime | None = None
-) -> int:
+def sync_from_config(bind: Engine | Connection, config: Config, now: datetime | None = None) -> int:
     """Records every allocation the configuration changed (see ``pending_changes``)."""
     instant = _epoch(now)
     with writing(bind) as connection:
