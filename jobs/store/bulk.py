@@ -70,10 +70,18 @@ def _copy(cursor: Any, table: str, names: Sequence[str], data: Mapping[str, Any]
         return
     model = SQLModel.metadata.tables[table.removeprefix("staging_")]
     kinds = [_binary_type(model.c[name]) for name in names]
+    failed: Exception | None = None
     with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_HEADER)
-        copy.write(_encode(names, kinds, data))
-        copy.write(_TRAILER)
+        # A failed write leaves the block normally: leaving it with an exception on a
+        # lost connection makes psycopg log a warning of its own besides the error.
+        try:
+            copy.write(_HEADER)
+            copy.write(_encode(names, kinds, data))
+            copy.write(_TRAILER)
+        except Exception as exc:
+            failed = exc
+    if failed is not None:
+        raise failed
 
 
 def copy_insert(connection: Connection, table_name: str, columns: Mapping[str, Any]) -> int:
