@@ -328,6 +328,15 @@ def run_baseline(case: Case, method: str) -> Result:
     return Result(expected=_stamp(t), seconds=time.perf_counter() - start)
 
 
+def _ensemble(variant: dict[str, Any]) -> Any:
+    from forecasting.types import EnsembleOptions
+
+    options = dict(variant)
+    if "members" in options:
+        options["members"] = tuple(options["members"])
+    return EnsembleOptions(**options)
+
+
 def run_capplan(case: Case, variant: dict[str, Any]) -> Result:
     from forecasting.errors import ForecastInputError
     from jobs.adhoc import forecast_csv
@@ -349,7 +358,7 @@ def run_capplan(case: Case, variant: dict[str, Any]) -> Result:
             horizon_days=horizon,
             upper_bound=None,
             config=config,
-            **({"ensemble": variant} if variant else {}),
+            ensemble=_ensemble(variant),
         )
     except (ForecastInputError, NoDataError) as exc:
         return Result(seconds=time.perf_counter() - start, refused=str(exc))

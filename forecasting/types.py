@@ -161,6 +161,28 @@ def _migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+CombineMethod = Literal["pool", "median"]
+
+
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """How the organic crossing date combines its members (see forecasting.members).
+
+    ``pool``: first passage over the paths of every member together (a
+    mixture); ``median``: the median of the members' own median first-passage
+    dates, with the interval from the pooled paths. ``short_widening``
+    multiplies the crossing interval's log-scale widening for short histories.
+    ``shrink``: how far member weights move from equal toward the inverse of
+    their held-out errors (0 = equal weights); pooled paths are drawn per
+    member in proportion, the median is a weighted median.
+    """
+
+    members: tuple[str, ...] = ("prophet", "drift", "recent_line", "damped", "theta")
+    combine: CombineMethod = "median"
+    short_widening: float = 1.5
+    shrink: float = 0.0
+
+
 @dataclass(frozen=True)
 class SeriesForecast:
     """All crossings and curves for one series, with the settings that produced them."""
