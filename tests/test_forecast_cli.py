@@ -400,3 +400,12 @@ def test_csv_mode_too_short_trace_names_what_is_missing(capplan: Capplan, tmp_pa
     ).output
     assert "Traceback" not in out
     assert "2 days of sub-daily samples" in out
+
+
+def test_csv_weekly_mean_weeks_start_on_monday_and_carry_its_date() -> None:
+    from jobs.sources.series_csv import aggregate
+
+    days = pd.date_range("2026-01-05", periods=14, freq="D", tz="UTC")  # Monday
+    weekly = aggregate(pd.Series(np.arange(14.0), index=days), "weekly-mean")
+    assert [t.strftime("%Y-%m-%d") for t in weekly.index] == ["2026-01-05", "2026-01-12"]
+    assert list(weekly) == [3.0, 10.0]

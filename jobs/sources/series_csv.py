@@ -83,10 +83,11 @@ def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.
 def aggregate(series: pd.Series, how: Aggregate) -> pd.Series:
     if how == "none":
         return series
-    rule, reducer = {
-        "daily-max": ("1D", "max"),
-        "daily-mean": ("1D", "mean"),
-        "weekly-mean": ("W-MON", "mean"),
-    }[how]
+    if how == "weekly-mean":
+        # Weeks start on Monday 00:00 UTC and are labelled by that Monday, so a
+        # crossing is dated by the week it happens in, not by the week's end.
+        weekly: pd.Series = series.resample("W-MON", label="left", closed="left").mean()
+        return weekly.dropna()
+    rule, reducer = {"daily-max": ("1D", "max"), "daily-mean": ("1D", "mean")}[how]
     resampled: pd.Series = series.resample(rule).agg(reducer)
     return resampled.dropna()
