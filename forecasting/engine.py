@@ -107,11 +107,16 @@ def forecast_series(
             f"short history: {_history_days(prep):g} days before as-of (fewer than 14 "
             f"periods), modelled at the {prep.grain} grain; the interval is widened"
         )
-    widening = settings.interval_widening * (ensemble.short_widening if prep.short else 1.0)
+    widening = (
+        settings.interval_widening
+        * ensemble.widening
+        * (ensemble.short_widening if prep.short else 1.0)
+    )
     for sc in scenarios:
         members: dict[str, Simulated] = {}
         weights: dict[str, float] = {}
-        if sc.annual_growth is None and ensemble.members != ("prophet",):
+        combined = ensemble.members != ("prophet",) and (prep.short or ensemble.scope == "all")
+        if sc.annual_growth is None and combined:
             trends = member_trends(
                 fit, prep.step, ensemble.members, level_offset(fit, settings.level_window)
             )

@@ -101,3 +101,40 @@ def test_same_input_gives_the_same_dates() -> None:
     first = forecast(history, 45.0, period_stat="mean")
     second = forecast(history, 45.0, period_stat="mean")
     assert first.crossings == second.crossings
+
+
+def trace(days: float, shape: np.ndarray | None = None, seed: int = 0) -> pd.Series:
+    """Five-minute samples with a daily cycle; ``shape(t_days)`` is the level."""
+    idx = pd.date_range(AS_OF - pd.Timedelta(days=days), AS_OF, freq="5min", inclusive="left")
+    hour = np.asarray(idx.hour + idx.minute / 60, dtype="float64")
+    cycle = 5 * np.sin((hour - 8) / 24 * 2 * np.pi)
+    noise = np.random.default_rng(seed).normal(0, 1.0, len(idx))
+    return pd.Series(shape + cycle + noise, index=idx)
+
+
+def days_since_start(days: float) -> np.ndarray:
+    idx = pd.date_range(AS_OF - pd.Timedelta(days=days), AS_OF, freq="5min", inclusive="left")
+    return np.asarray((idx - idx[0]) / pd.Timedelta(days=1), dtype="float64")
+
+
+def test_a_recent_rise_reaches_the_forecast() -> None:
+    # Flat at 30 for eight days, then +2.5 a day for four: the daily mean is
+    # near 38.75 on the last day, so 50 comes about 4.5 days after as-of.
+    t = days_since_start(12)
+    history = trace(12, 30 + 2.5 * np.clip(t - 8, 0, None))
+    organic = forecast(history, 50.0, period_stat="mean").crossings[0]
+    assert organic.expected is not None
+    assert 2 <= (organic.expected - AS_OF.date()).days <= 8
+
+
+def test_an_old_steep_segment_does_not_dominate_once_flat() -> None:
+    # +4 a day for five days, then flat at 40 for a week: 46 is not in sight.
+    t = days_since_start(12)
+    history = trace(12, 20 + 4 * np.minimum(t, 5), seed=1)
+    combined = forecast(history, 46.0, period_stat="mean").crossings[0]
+    alone = forecast(
+        history, 46.0, period_stat="mean", ensemble=EnsembleOptions(members=("prophet",))
+    ).crossings[0]
+    assert alone.expected is not None
+    assert combined.expected is None or combined.expected > alone.expected
+    assert combined.expected is None or (combined.expected - AS_OF.date()).days >= 35
