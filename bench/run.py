@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "ingest": ("ingest_bench.py", [], ["--rows", "200000", "--repeat", "1"]),
     "forecast": ("forecast_bench.py", [], ["--series", "6", "--naive-sample", "1"]),
     "report": ("report_bench.py", [], ["--services", "5", "--days", "30"]),
+    "accuracy": ("accuracy.py", ["--jobs", "2"], ["--quick", "--jobs", "2"]),
 }
 
 

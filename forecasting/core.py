@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -97,18 +97,26 @@ def run_scenario(
     bounds: tuple[float, float] | None,
     rng: np.random.Generator,
     n_paths: int | None = None,
+    trend_fut: np.ndarray | None = None,
 ) -> Simulated:
+    """Simulated paths of one scenario; ``trend_fut`` replaces the fitted future
+    trend (a member's, which already includes its recent level)."""
+    offset = level_offset(fit, settings.level_window)
+    if trend_fut is not None:
+        fit = replace(fit, trend_fut=trend_fut)
+        offset = 0.0
     common = dict(
         growth=growth,
         kind=kind,
         transform=settings.transform,
         bounds=bounds,
-        level_offset=level_offset(fit, settings.level_window),
+        level_offset=offset,
         noise_scale=settings.noise_scale,
         trend_scale=settings.trend_uncertainty_scale,
         n_paths=n_paths or settings.n_paths,
         block=block_length(p),
         slope_sd=settings.slope_uncertainty_scale * slope_unit(fit.residuals, block_length(p)),
+        period_stat=p.period_stat,
     )
     paths = simulate(fit, grid, rng=rng, **common)  # type: ignore[arg-type]
     mean = simulate(fit, grid, rng=rng, deterministic=True, **common)  # type: ignore[arg-type]

@@ -10,12 +10,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from forecasting.core import crossing_periods, fit_series, rng_for, run_scenario, widen
+from forecasting.core import (
+    PeriodCrossing,
+    Simulated,
+    crossing_periods,
+    fit_series,
+    level_offset,
+    rng_for,
+    run_scenario,
+    widen,
+)
 from forecasting.flat import flat_forecast
-from forecasting.prepare import future_index, prepare
+from forecasting.members import member_trends, member_weights
+from forecasting.prepare import PeriodStat, Prepared, future_index, prepare
 from forecasting.simulate import make_grid, quantiles
 from forecasting.types import (
     Crossing,
+    EnsembleOptions,
     ForecastCurve,
     ModelSettings,
     Scenario,
@@ -36,6 +47,8 @@ def forecast_series(
     bounds: tuple[float, float] | None = (0.0, 100.0),
     seed: int = 0,
     settings: ModelSettings | None = None,
+    period_stat: PeriodStat = "max",
+    ensemble: EnsembleOptions | None = None,
 ) -> SeriesForecast:
     """Forecast when each threshold is first exceeded under each scenario.
 
@@ -52,14 +65,23 @@ def forecast_series(
     (10 % / 90 %), for the organic scenario stretched on a log lead-time scale
     by ``settings.interval_widening`` (conformal, from held-out crossings).
     Paths that never cross count as beyond the horizon.
+
+    The organic scenario combines members (``ensemble``, see
+    ``forecasting.members``): Prophet's trend and simple ones, all carrying
+    the same seasonality and noise. ``period_stat="mean"`` makes a report
+    period's value the mean of its steps (a daily-mean threshold on sub-daily
+    samples). A short history (fewer than 14 report periods; at least 6, or
+    2 days of sub-daily samples, modelled hourly) is forecast with a widened
+    interval and a note.
     """
+    ensemble = ensemble or EnsembleOptions()
     if horizon_days <= 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
     if not thresholds:
         raise ValueError("at least one threshold is needed")
     if not scenarios:
         raise ValueError("at least one scenario is needed")
-    prep = prepare(history, as_of, kind, allow_constant=True)
+    prep = prepare(history, as_of, kind, allow_constant=True, period_stat=period_stat)
     if prep.constant:
         return flat_forecast(prep, thresholds, scenarios, horizon_days, kind, bounds, settings)
     validation: dict[str, float] = {}
@@ -79,10 +101,41 @@ def forecast_series(
     )
     crossings: list[Crossing] = []
     curves: list[ForecastCurve] = []
-    for sc in scenarios:
-        sim = run_scenario(
-            fit, grid, prep, settings, sc.annual_growth, kind, bounds, rng_for(seed, sc.name)
+    notes: list[str] = []
+    if prep.short:
+        notes.append(
+            f"short history: {_history_days(prep):g} days before as-of (fewer than 14 "
+            f"periods), modelled at the {prep.grain} grain; the interval is widened"
         )
+    widening = (
+        settings.interval_widening
+        * ensemble.widening
+        * (ensemble.short_widening if prep.short else 1.0)
+    )
+    for sc in scenarios:
+        members: dict[str, Simulated] = {}
+        weights: dict[str, float] = {}
+        combined = ensemble.members != ("prophet",) and (prep.short or ensemble.scope == "all")
+        if sc.annual_growth is None and combined:
+            trends = member_trends(
+                fit, prep.step, ensemble.members, level_offset(fit, settings.level_window)
+            )
+            weights = member_weights(fit, prep.step, ensemble.members, ensemble.shrink)
+            total = max(settings.n_paths, 100 * len(trends))
+            for name, trend in trends.items():
+                members[name] = run_scenario(
+                    fit, grid, prep, settings, None, kind, bounds,
+                    rng_for(seed, f"{sc.name}:{name}"),
+                    n_paths=max(20, round(total * weights[name])), trend_fut=trend,
+                )  # fmt: skip
+            sim = Simulated(
+                np.vstack([m.paths for m in members.values()]),
+                np.median(np.vstack([m.mean for m in members.values()]), axis=0),
+            )
+        else:
+            sim = run_scenario(
+                fit, grid, prep, settings, sc.annual_growth, kind, bounds, rng_for(seed, sc.name)
+            )
         paths = sim.paths[:, first:]
         days = report_days[first:]
         lo_q, hi_q = settings.interval
@@ -96,11 +149,15 @@ def forecast_series(
                 tuple(float(v) for v in qs[2]),
             )
         )
-        trimmed = type(sim)(paths, sim.mean[first:])
+        trimmed = Simulated(paths, sim.mean[first:])
+        parts = [Simulated(m.paths[:, first:], m.mean[first:]) for m in members.values()]
         for th in thresholds:
-            crossings.append(
-                _crossing(trimmed, th, sc, settings, prep.current, days, as_of_day, horizon_end)
-            )
+            pc = crossing_periods(trimmed, th.value, settings.crossing_method, settings.interval)
+            if parts and ensemble.combine == "median":
+                pc = _median_of(parts, [weights[m] for m in members], pc, th.value, settings)
+            if sc.annual_growth is None:
+                pc = widen(pc, widening)
+            crossings.append(_crossing(pc, th, sc, prep.current, days, as_of_day, horizon_end))
     return SeriesForecast(
         crossings=tuple(crossings),
         curves=tuple(curves),
@@ -110,14 +167,38 @@ def forecast_series(
         as_of=prep.as_of.to_pydatetime(),
         grain=prep.grain,
         horizon_end=horizon_end,
+        notes=tuple(notes),
     )
 
 
+def _history_days(prep: Prepared) -> float:
+    return round(float((prep.as_of - prep.ds[0]) / pd.Timedelta(days=1)), 1)
+
+
+def _median_of(
+    parts: list[Simulated],
+    weights: list[float],
+    pooled: PeriodCrossing,
+    threshold: float,
+    settings: ModelSettings,
+) -> PeriodCrossing:
+    """The weighted median of the members' expected dates, inside the pooled interval."""
+    dates = np.array(
+        [
+            crossing_periods(m, threshold, settings.crossing_method, settings.interval).expected
+            for m in parts
+        ]
+    )
+    order = np.argsort(dates)
+    cum = np.cumsum(np.asarray(weights)[order])
+    expected = float(dates[order][int(np.searchsorted(cum, 0.5 * cum[-1]))])
+    return PeriodCrossing(expected, min(pooled.earliest, expected), max(pooled.latest, expected))
+
+
 def _crossing(
-    sim: object,
+    pc: PeriodCrossing,
     th: Threshold,
     sc: Scenario,
-    settings: ModelSettings,
     current: float,
     days: list[date],
     as_of_day: date,
@@ -125,9 +206,6 @@ def _crossing(
 ) -> Crossing:
     if current > th.value:
         return Crossing.exceeded_now(sc.name, th.level, th.value, th.duration_minutes, as_of_day)
-    pc = crossing_periods(sim, th.value, settings.crossing_method, settings.interval)  # type: ignore[arg-type]
-    if sc.annual_growth is None:
-        pc = widen(pc, settings.interval_widening)
 
     def to_date(k: float) -> date | None:
         if not math.isfinite(k) or k >= len(days):

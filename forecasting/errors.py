@@ -31,12 +31,14 @@ class AsOfBeforeDataError(ForecastInputError):
 class InsufficientHistoryError(ForecastInputError):
     """Too little history to fit and validate a model."""
 
-    def __init__(self, needed: int, have: int, unit: str) -> None:
+    def __init__(self, needed: int, have: float, unit: str, alternative: str = "") -> None:
         self.needed = needed
         self.have = have
         self.unit = unit
+        either = f" (or {alternative})" if alternative else ""
         super().__init__(
-            f"insufficient history: need at least {needed} {unit} of data before as-of, have {have}"
+            f"insufficient history: need at least {needed} {unit} of data before as-of{either}, "
+            f"have {have:g}"
         )
 
 

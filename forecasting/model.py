@@ -77,6 +77,12 @@ class Fit:
         return np.asarray(self.trend_fut * (1.0 + self.mult_fut) + self.add_fut)
 
 
+# Yearly seasonality from one year of history: most crossings of long
+# capacity-like series come at a seasonal peak (a hot summer, a cold winter),
+# so the simulated paths must carry it as soon as one cycle has been seen.
+YEARLY_MIN_SPAN = pd.Timedelta(days=365)
+
+
 def seasonalities(step: pd.Timedelta, span: pd.Timedelta) -> list[tuple[str, float, int]]:
     """Seasonal components the data can identify: (name, period in days, Fourier order)."""
     out: list[tuple[str, float, int]] = []
@@ -84,7 +90,7 @@ def seasonalities(step: pd.Timedelta, span: pd.Timedelta) -> list[tuple[str, flo
         out.append(("daily", 1.0, 4))
     if step <= DAY and span >= 14 * DAY:
         out.append(("weekly", 7.0, 3))
-    if step <= 31 * DAY and span >= 730 * DAY:
+    if step <= 31 * DAY and span >= YEARLY_MIN_SPAN:
         out.append(("yearly", 365.25, 10 if step <= 7 * DAY else 4))
     return out
 

@@ -18,8 +18,13 @@ from forecasting.errors import (
 )
 
 DAY = pd.Timedelta(days=1)
+PeriodStat = Literal["max", "mean"]
+# Below MIN_POINTS report periods a history is "short": it is still forecast
+# (from SHORT_MIN_POINTS points, or MIN_SUBDAILY_SPAN of sub-daily samples
+# modelled hourly) but with a wider interval and a note saying so.
 MIN_POINTS = 14
-MIN_SUBDAILY_SPAN = pd.Timedelta(days=3)
+SHORT_MIN_POINTS = 6
+MIN_SUBDAILY_SPAN = pd.Timedelta(days=2)
 # Below this span sub-daily input is kept at an hourly-ish grain, where the
 # extra points carry information; above it daily peaks are enough and cheaper.
 SHORT_SPAN = pd.Timedelta(days=60)
@@ -36,6 +41,8 @@ class Prepared:
     as_of: pd.Timestamp
     current: float  # latest report-period value (for "already exceeded")
     constant: bool = False  # no variation at all: only growth scenarios can move it
+    period_stat: PeriodStat = "max"  # how a report period summarises its steps
+    short: bool = False  # fewer than MIN_POINTS report periods of history
 
 
 def to_utc(ts: datetime | pd.Timestamp | str) -> pd.Timestamp:
@@ -49,7 +56,14 @@ def prepare(
     kind: Literal["load", "cumulative"],
     *,
     allow_constant: bool = False,
+    period_stat: PeriodStat = "max",
 ) -> Prepared:
+    """The history before ``as_of`` at its forecasting grain.
+
+    ``period_stat``: whether a report period's value is the max of its
+    samples (sustained peaks, the default) or their mean (a daily-mean
+    threshold); cumulative series always take the last value.
+    """
     cutoff = to_utc(as_of)
     s = _clean(history)
     if s.index[0] >= cutoff:
@@ -59,15 +73,17 @@ def prepare(
     utc_index = pd.DatetimeIndex(s.index)
     diffs = np.diff(utc_index.tz_convert(None).to_numpy().astype("datetime64[ns]").astype("int64"))
     if diffs.size == 0:
-        raise InsufficientHistoryError(MIN_POINTS, 1, "points")
+        raise InsufficientHistoryError(SHORT_MIN_POINTS, 1, "points")
     step = pd.Timedelta(int(np.median(diffs)), unit="ns")
-    agg = "last" if kind == "cumulative" else "max"
+    agg = "last" if kind == "cumulative" else period_stat
     monthly = False
     per_day = False
     if step < DAY:
         span = s.index[-1] - s.index[0]
         if span < MIN_SUBDAILY_SPAN:
-            raise InsufficientHistoryError(3, int(span / DAY), "days of sub-daily samples")
+            raise InsufficientHistoryError(
+                int(MIN_SUBDAILY_SPAN / DAY), round(span / DAY, 1), "days of sub-daily samples"
+            )
         if span < SHORT_SPAN:
             hours = next(h for h in (1, 2, 3, 4, 6, 8, 12) if pd.Timedelta(hours=h) >= step)
             grain = f"{hours}h"
@@ -93,8 +109,13 @@ def prepare(
         months = max(1, round(step / pd.Timedelta(days=30.44)))
         grain, monthly = f"{months}MS", True
         step = pd.Timedelta(days=30.44 * months)
-    if len(s) < MIN_POINTS:
-        raise InsufficientHistoryError(MIN_POINTS, len(s), f"points at the {grain} grain")
+    if len(s) < SHORT_MIN_POINTS:
+        raise InsufficientHistoryError(
+            SHORT_MIN_POINTS,
+            len(s),
+            f"points at the {grain} grain",
+            f"{int(MIN_SUBDAILY_SPAN / DAY)} days of sub-daily samples",
+        )
     y = s.to_numpy(dtype="float64")
     constant = float(np.nanmax(y) - np.nanmin(y)) <= 1e-12 * max(1.0, abs(float(y[0])))
     if constant and not allow_constant:
@@ -102,10 +123,15 @@ def prepare(
     ds = pd.DatetimeIndex(s.index)
     if per_day:
         last_day = ds[-1].floor("1D")
-        current = float(y[ds.floor("1D") == last_day].max())
+        today = y[ds.floor("1D") == last_day]
+        current = float(today.mean() if agg == "mean" else today.max())
+        periods = len(np.unique(ds.floor("1D")))
     else:
         current = float(y[-1])
-    return Prepared(y, ds, step, grain, monthly, per_day, cutoff, current, constant)
+        periods = len(y)
+    stat: PeriodStat = "mean" if agg == "mean" else "max"
+    short = periods < MIN_POINTS
+    return Prepared(y, ds, step, grain, monthly, per_day, cutoff, current, constant, stat, short)
 
 
 def future_index(p: Prepared, horizon_days: int) -> pd.DatetimeIndex:

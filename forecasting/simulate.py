@@ -73,8 +73,10 @@ def simulate(
     rng: np.random.Generator,
     slope_sd: float = 0.0,
     deterministic: bool = False,
+    period_stat: Literal["max", "mean"] = "max",
 ) -> np.ndarray:
-    """Paths of the forecast, reduced to the max within each report period: (paths, periods).
+    """Paths of the forecast, reduced to the max (or mean) within each report
+    period: (paths, periods).
 
     Organic paths carry two kinds of trend uncertainty: the error of the
     fitted final slope (``slope_sd`` per step, one draw per path, so the error
@@ -145,7 +147,11 @@ def simulate(
             out[:, r0:r1] = x
         else:
             local = grid.report_starts[r0:r1] - s0
-            out[:, r0:r1] = np.maximum.reduceat(x, local, axis=1)
+            if period_stat == "mean":
+                sizes = np.diff(np.append(local, c))
+                out[:, r0:r1] = np.add.reduceat(x, local, axis=1) / sizes
+            else:
+                out[:, r0:r1] = np.maximum.reduceat(x, local, axis=1)
     return out
 
 

@@ -161,6 +161,35 @@ def _migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+CombineMethod = Literal["pool", "median"]
+EnsembleScope = Literal["short", "all"]
+
+
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """How the organic crossing date combines its members (see forecasting.members).
+
+    The defaults are the choices the accuracy benchmark (bench/accuracy.py)
+    validated leave-one-source-out: on long histories Prophet's decomposition
+    alone was more accurate than any combination, on short histories (fewer
+    than 14 report periods) the pooled members were. ``scope``: where members
+    are combined ("short" histories only, or "all"). ``pool``: first passage
+    over the paths of every member together (a mixture); ``median``: the
+    weighted median of the members' own median first-passage dates, with the
+    interval from the pooled paths. ``shrink``: how far member weights move
+    from equal toward the inverse of their held-out errors. ``short_widening``
+    multiplies the crossing interval's log-scale widening for short histories;
+    ``widening`` every organic interval's.
+    """
+
+    members: tuple[str, ...] = ("prophet", "drift", "recent_line", "damped", "theta")
+    combine: CombineMethod = "pool"
+    scope: EnsembleScope = "short"
+    short_widening: float = 2.0
+    shrink: float = 1.0
+    widening: float = 1.0
+
+
 @dataclass(frozen=True)
 class SeriesForecast:
     """All crossings and curves for one series, with the settings that produced them."""

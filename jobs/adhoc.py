@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from forecasting.backtest import BacktestRow, backtest_series, summarize, to_frame
 from forecasting.engine import forecast_series
 from forecasting.errors import ForecastInputError
-from forecasting.types import Threshold
+from forecasting.prepare import MIN_POINTS, PeriodStat
+from forecasting.types import EnsembleOptions, Threshold
 from jobs.config import Config
 from jobs.errors import NoDataError
 from jobs.forecast_job import all_scenarios, plan_tasks
@@ -51,19 +52,30 @@ def forecast_csv(
     horizon_days: int,
     upper_bound: float | None,
     config: Config,
+    ensemble: EnsembleOptions | None = None,
 ) -> dict[str, Any]:
-    series = aggregate(read_series_csv(path, timestamp_column, value_column), how)
+    raw = read_series_csv(path, timestamp_column, value_column)
+    series = aggregate(raw, how)
     instant = as_of or _default_as_of(series)
     # The physical range is judged on the history alone: later rows must not leak in.
     history = series[series.index < pd.Timestamp(instant)]
+    engine_input = series
+    stat: PeriodStat = "max"
+    if how in ("daily-max", "daily-mean") and len(history) < MIN_POINTS and _sub_daily(raw):
+        # Too few days to model daily values: the engine models the samples
+        # hourly and summarises its simulated days the same way.
+        engine_input = raw
+        stat = "mean" if how == "daily-mean" else "max"
     result = forecast_series(
-        series,
+        engine_input,
         thresholds=[Threshold("threshold", threshold, 0)],
         scenarios=all_scenarios(config),
         as_of=instant,
         horizon_days=horizon_days,
         bounds=_bounds(history if len(history) else series, threshold, upper_bound),
         seed=config.forecast.seed,
+        period_stat=stat,
+        ensemble=ensemble,
     )
 
     def iso(value: object) -> str | None:
@@ -82,7 +94,14 @@ def forecast_csv(
             }
             for c in result.crossings
         ],
+        "notes": list(result.notes),
     }
+
+
+def _sub_daily(series: pd.Series) -> bool:
+    if len(series) < 2:
+        return False
+    return bool(pd.Timedelta(pd.Series(series.index).diff().median()) < pd.Timedelta(days=1))
 
 
 def backtest_csv(

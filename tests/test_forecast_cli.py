@@ -351,3 +351,61 @@ def test_csv_mode_refuses_a_repeated_column_and_cuts_long_values(
     out = capplan("forecast", "--csv", str(long), "--threshold", "5", expect=2).output
     assert "line 2: value 'xxx" in out and "(1,000,000 characters)" in out
     assert len(out) < 1000
+
+
+def test_csv_mode_reads_nan_null_and_empty_as_missing(capplan: Capplan, tmp_path: Path) -> None:
+    days = pd.date_range("2026-01-01", periods=60, freq="D")
+    values = [f"{v:.3f}" for v in np.linspace(40, 60, 60)]
+    for i, missing in zip((5, 17, 29, 41), ("nan", "NaN", "null", ""), strict=True):
+        values[i] = missing
+    path = tmp_path / "gaps.csv"
+    pd.DataFrame({"timestamp": days.strftime("%Y-%m-%d"), "value": values}).to_csv(
+        path, index=False
+    )
+    out = capplan("forecast", "--csv", str(path), "--threshold", "70", "--format", "json").stdout
+    organic = json.loads(out)["crossings"][0]
+    assert organic["scenario"] == "organic" and organic["expected"] is not None
+
+
+def five_minute_trace(tmp_path: Path, days: float) -> Path:
+    end = pd.Timestamp("2026-03-01", tz="UTC")
+    index = pd.date_range(end - pd.Timedelta(days=days), end, freq="5min", inclusive="left")
+    t = (index - index[0]) / pd.Timedelta(days=1)
+    rng = np.random.default_rng(7)
+    values = 30 + 1.5 * np.asarray(t) + rng.normal(0, 1.0, len(index))
+    path = tmp_path / "trace.csv"
+    pd.DataFrame({"timestamp": index.strftime("%Y-%m-%dT%H:%M:%SZ"), "value": values}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def test_csv_mode_forecasts_a_short_five_minute_trace_with_a_note(
+    capplan: Capplan, tmp_path: Path
+) -> None:
+    path = five_minute_trace(tmp_path, 6)
+    args = ("forecast", "--csv", str(path), "--aggregate", "daily-mean", "--threshold", "45")
+    payload = json.loads(capplan(*args, "--format", "json").stdout)
+    assert any("short history" in note for note in payload["notes"])
+    organic = payload["crossings"][0]
+    assert organic["expected"] is not None and organic["earliest"] is not None
+    table = capplan(*args)
+    assert "note: short history" in table.stderr
+
+
+def test_csv_mode_too_short_trace_names_what_is_missing(capplan: Capplan, tmp_path: Path) -> None:
+    path = five_minute_trace(tmp_path, 1.5)
+    out = capplan(
+        "forecast", "--csv", str(path), "--aggregate", "daily-mean", "--threshold", "45", expect=2
+    ).output
+    assert "Traceback" not in out
+    assert "2 days of sub-daily samples" in out
+
+
+def test_csv_weekly_mean_weeks_start_on_monday_and_carry_its_date() -> None:
+    from jobs.sources.series_csv import aggregate
+
+    days = pd.date_range("2026-01-05", periods=14, freq="D", tz="UTC")  # Monday
+    weekly = aggregate(pd.Series(np.arange(14.0), index=days), "weekly-mean")
+    assert [t.strftime("%Y-%m-%d") for t in weekly.index] == ["2026-01-05", "2026-01-12"]
+    assert list(weekly) == [3.0, 10.0]

@@ -114,6 +114,9 @@ def forecast(
             upper_bound=upper_bound,
             config=app.config,
         )
+        if fmt != "json":
+            for note in result["notes"]:
+                click.echo(f"note: {note}", err=True)
         click.echo(json.dumps(result, indent=2) if fmt == "json" else _adhoc_table(result))
         return
     from jobs.errors import JobFailedError

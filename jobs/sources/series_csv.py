@@ -2,7 +2,7 @@
 
 Used by the ad-hoc ``capplan forecast --csv`` and ``capplan backtest --csv``.
 Real exports come with old Mac line endings, rows out of order, integer dates
-(YYYYMMDD) and empty values: all are accepted; what cannot be read is named.
+(YYYYMMDD) and missing values (empty, nan, null): all are accepted; what cannot be read is named.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 from jobs.errors import InputFileError, shown
 
 Aggregate = Literal["none", "daily-max", "daily-mean", "weekly-mean"]
+MISSING = ("", "nan", "null")
 AGGREGATES: tuple[Aggregate, ...] = ("none", "daily-max", "daily-mean", "weekly-mean")
 
 
@@ -36,7 +37,8 @@ def _header(path: Path) -> list[str]:
 
 
 def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.Series:
-    """Values on a sorted UTC DatetimeIndex; empty values are dropped, bad ones reported."""
+    """Values on a sorted UTC DatetimeIndex; missing values (empty, ``nan``, ``NaN``,
+    ``null``) are dropped, bad ones reported."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -57,7 +59,8 @@ def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.
     lines = np.arange(2, len(table) + 2)
     stamps = _timestamps(table[timestamp_column])
     raw = table[value_column].str.strip()
-    empty = (raw == "").to_numpy()
+    # Exports write a missing value as an empty cell or as pandas/JSON spell it.
+    empty = raw.str.lower().isin(MISSING).to_numpy()
     values = pd.to_numeric(raw.where(~empty, "nan"), errors="coerce").to_numpy(dtype=np.float64)
     problems = [
         f"line {line}: timestamp {shown(text)} is not a date or date-time"
@@ -80,10 +83,11 @@ def read_series_csv(path: Path, timestamp_column: str, value_column: str) -> pd.
 def aggregate(series: pd.Series, how: Aggregate) -> pd.Series:
     if how == "none":
         return series
-    rule, reducer = {
-        "daily-max": ("1D", "max"),
-        "daily-mean": ("1D", "mean"),
-        "weekly-mean": ("W-MON", "mean"),
-    }[how]
+    if how == "weekly-mean":
+        # Weeks start on Monday 00:00 UTC and are labelled by that Monday, so a
+        # crossing is dated by the week it happens in, not by the week's end.
+        weekly: pd.Series = series.resample("W-MON", label="left", closed="left").mean()
+        return weekly.dropna()
+    rule, reducer = {"daily-max": ("1D", "max"), "daily-mean": ("1D", "mean")}[how]
     resampled: pd.Series = series.resample(rule).agg(reducer)
     return resampled.dropna()

@@ -19,7 +19,7 @@ ARGS = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, 
 
 
 def test_short_history_says_what_is_needed() -> None:
-    with pytest.raises(InsufficientHistoryError, match=r"need at least 14 .* have 5"):
+    with pytest.raises(InsufficientHistoryError, match=r"need at least 6 .*sub-daily.* have 5"):
         forecast_series(daily(np.linspace(30, 31, 5)), **ARGS)  # type: ignore[arg-type]
 
 
