@@ -23,7 +23,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,6 +93,9 @@ class Cluster:
     def pids(self) -> set[int]:
         return {p.pid for p in self.processes}
 
+    def worker_pids(self) -> set[int]:
+        return {p.pid for p in self.processes[1:]}
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.terminate()
@@ -110,10 +116,45 @@ def cluster(folder: Path, env: dict[str, str]) -> Iterator[Cluster]:
         running.stop()
 
 
-def rate(fleet: Fleet, series: int, env: dict[str, str], *args: str, keep: set[int]) -> float:
-    """Series per second of one run, on a fresh copy of the store."""
+def tree_cpu(pids: set[int]) -> float:
+    """CPU seconds used so far by these processes, their descendants and reaped children."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for process in tree:
+            try:
+                t = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+@dataclass(frozen=True)
+class Run:
+    series: int
+    wall: float
+    cpu: float  # capplan's process tree and, on Dask, the workers'
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: {self.series / self.wall:.2f} series/s, "
+            f"{self.cpu / self.series:.2f} CPU s/series, "
+            f"{self.cpu / self.wall:.2f} cores busy on average; {load()}"
+        )
+
+
+def run(fleet: Fleet, series: int, env: dict[str, str], *args: str, dask: Cluster | None) -> Run:
+    """One run on a fresh copy of the store."""
     fresh = stored_fleet(fleet.database.parent, series, FREQ)
-    return series / timed(capplan(fresh, *args), env, keep).wall
+    workers = dask.worker_pids() if dask else set()
+    before = tree_cpu(workers)
+    timing = timed(capplan(fresh, *args), env, dask.pids() if dask else set())
+    return Run(series, timing.wall, timing.cpu + tree_cpu(workers) - before)
 
 
 def main() -> None:
@@ -130,18 +171,20 @@ def main() -> None:
         print(f"store of {n} series ready in {time.perf_counter() - start:.0f} s; {load()}")
         with cluster(Path(tmp), env) as dask:
             address = dask.start_scheduler()
-            dask.add_worker(1)
             on_dask = ("--executor", "dask", "--scheduler", address)
-            one = rate(fleet, n, env, *on_dask, keep=dask.pids())
-            print(f"dask, 1 worker : {one:.2f} series/s; {load()}", flush=True)
+            dask.add_worker(1)
+            one = run(fleet, n, env, *on_dask, dask=dask)
+            print(one.line("dask, 1 worker "), flush=True)
             dask.add_worker(2)
-            two = rate(fleet, n, env, *on_dask, keep=dask.pids())
-            print(f"dask, 2 workers: {two:.2f} series/s; {load()}", flush=True)
-        pool = rate(fleet, n, env, "--workers", "2", keep=set())
+            two = run(fleet, n, env, *on_dask, dask=dask)
+            print(two.line("dask, 2 workers"), flush=True)
+        pool = run(fleet, n, env, "--workers", "2", dask=None)
+        print(pool.line("process pool, 2 workers"))
     print(f"series: {n} stored x 13 months of hourly samples, 2 thresholds, 4 scenarios")
-    print(f"process pool, 2 workers: {pool:.2f} series/s")
-    print(f"dask speed-up from 1 to 2 workers: {two / one:.2f}x (target >= 1.7x on 2 cores)")
-    print(f"on {os.cpu_count()} cores; {load()}")
+    print(
+        f"dask speed-up from 1 to 2 workers: {one.wall / two.wall:.2f}x "
+        f"(target >= 1.7x on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":
