@@ -18,6 +18,8 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     # name: (script, default arguments, --quick arguments)
     "ingest": ("ingest_bench.py", [], ["--rows", "200000", "--repeat", "1"]),
     "forecast": ("forecast_bench.py", [], ["--series", "6", "--naive-sample", "1"]),
+    "forecast-e2e": ("forecast_e2e_bench.py", [], ["--series", "4", "--naive-sample", "1"]),
+    "fleet": ("fleet_bench.py", [], ["--series", "12"]),
     "report": ("report_bench.py", [], ["--services", "5", "--days", "30"]),
     "accuracy": ("accuracy.py", ["--jobs", "2"], ["--quick", "--jobs", "2"]),
 }

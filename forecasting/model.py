@@ -20,11 +20,13 @@ import numpy as np
 import pandas as pd
 
 from forecasting.errors import ModelFitError
+from forecasting.prophet_import import install_lazy_plot
 from forecasting.types import ModelSettings
 
 # Prophet logs an error at import when plotly is missing and cmdstanpy logs
 # every chain start/stop; a batch job must stay quiet.
 logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+install_lazy_plot()  # matplotlib is not loaded for Prophet's plots until one is drawn
 
 from prophet import Prophet  # noqa: E402
 

@@ -2,11 +2,15 @@
 
 Work is cut into picklable tasks (one per series and threshold window) so a
 process pool or a Dask cluster can run them; one task failing is recorded and
-the others go on.
+the others go on. The windows of one series travel together: their histories
+(sustained peaks over different durations) are near-identical, so the
+settings validated on the longest window are reused for the others instead
+of being validated again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -24,7 +28,7 @@ from forecasting.errors import ForecastInputError
 from forecasting.types import Crossing, ModelSettings, Scenario, SeriesForecast, Threshold
 from jobs.config import Config
 from jobs.errors import NoDataError, error_text
-from jobs.executors import run_all
+from jobs.executors import pool_size, run_all, start_fork_server
 from jobs.store.rollups import read_peaks
 from jobs.store.series import SeriesInfo, list_series
 
@@ -33,6 +37,8 @@ POINT_STEP_DAYS = 7
 POINT_HORIZON_DAYS = 371
 WARM_START_DAYS = 7
 ORGANIC = Scenario("organic", None)
+# What every forecast task imports: loaded once by the process pool's fork server.
+WORKER_PRELOAD = ("forecasting.engine",)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,37 @@ def run_task(task: ForecastTask) -> SeriesResult | SeriesFailure:
     )
 
 
+def run_series(tasks: Sequence[ForecastTask]) -> list[SeriesResult | SeriesFailure]:
+    """The windows of one series, longest first, each reusing the settings validated before.
+
+    Outcomes come back in the order of ``tasks``.
+    """
+    outcomes: dict[int, SeriesResult | SeriesFailure] = {}
+    settings: ModelSettings | None = None
+    for index in sorted(range(len(tasks)), key=lambda i: -tasks[i].duration_minutes):
+        task = tasks[index]
+        if task.settings is None and settings is not None:
+            task = dataclasses.replace(task, settings=settings)
+        outcome = run_task(task)
+        # Only settings that were validated (now or by an earlier run) are passed on;
+        # a constant history's are defaults.
+        if (
+            settings is None
+            and isinstance(outcome, SeriesResult)
+            and (outcome.forecast.validation or task.settings is not None)
+        ):
+            settings = outcome.forecast.settings
+        outcomes[index] = outcome
+    return [outcomes[i] for i in range(len(tasks))]
+
+
+def by_series(tasks: Sequence[ForecastTask]) -> list[tuple[ForecastTask, ...]]:
+    groups: dict[int, list[ForecastTask]] = {}
+    for task in tasks:
+        groups.setdefault(task.series_id, []).append(task)
+    return [tuple(group) for group in groups.values()]
+
+
 def all_scenarios(config: Config) -> tuple[Scenario, ...]:
     return (ORGANIC, *(Scenario(name, g) for name, g in config.scenarios.items()))
 
@@ -263,12 +300,26 @@ def forecast_fleet(
     warm_start: bool = True,
     on_done: Callable[[int], None] | None = None,
 ) -> FleetForecast:
+    chosen = _selected(list_series(engine), config, services, metrics)
+    if executor == "process" and pool_size(workers, len(chosen)) > 1:
+        # Its imports (Prophet) run on another core while the histories are read.
+        start_fork_server(WORKER_PRELOAD)
     tasks = plan_tasks(
         engine, config, as_of, services=services, metrics=metrics, warm_start=warm_start
     )
-    outcomes = run_all(
-        run_task, tasks, workers=workers, executor=executor, scheduler=scheduler, on_done=on_done
-    )
+    outcomes = [
+        outcome
+        for group in run_all(
+            run_series,
+            by_series(tasks),
+            workers=workers,
+            executor=executor,
+            scheduler=scheduler,
+            on_done=on_done,
+            preload=WORKER_PRELOAD,
+        )
+        for outcome in group
+    ]
     results = tuple(o for o in outcomes if isinstance(o, SeriesResult))
     failures = tuple(o for o in outcomes if isinstance(o, SeriesFailure))
     rows = tuple(

@@ -97,6 +97,25 @@ def test_forecasts_are_stored_with_their_settings(
     assert forecast_json(capplan, "--workers", "1", "--no-store") == first
 
 
+def test_the_windows_of_a_series_are_validated_once(
+    capplan: Capplan, database_url: str, config: Config
+) -> None:
+    # The 10- and 5-minute sustained peaks of one series are near-identical:
+    # settings validated on the longer window are reused for the shorter one.
+    store(database_url, config, flat_cpu(days=60))
+    forecast_json(capplan, "--workers", "1")
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        models = {
+            window: (json.loads(validation), json.loads(settings))
+            for window, validation, settings in db.execute(
+                "SELECT duration_minutes, validation, settings FROM forecast_models"
+            )
+        }
+    assert set(models) == {10, 5}
+    assert models[10][0] and models[5][0] == {}
+    assert models[5][1] == models[10][1]
+
+
 def test_one_bad_series_is_reported_and_the_rest_go_on(
     capplan: Capplan, database_url: str, config: Config
 ) -> None:

@@ -125,7 +125,7 @@ def forecast(
 
     instant = as_of or now_utc()
     engine = app.engine()
-    with progress(None, "models", "forecast") as bar:
+    with progress(None, "series", "forecast") as bar:
         fleet = forecast_fleet(
             engine,
             app.config,
