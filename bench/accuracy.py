@@ -12,7 +12,7 @@ cutoff at the case's aggregation, horizon 3 x the remaining span; error = |expec
 actual| / lead capped at 1 (no crossing, beyond the horizon or a refusal: 1); coverage =
 actual within earliest..latest (open latest counts as open-ended).
 
-capplan runs through ``jobs.adhoc.forecast_csv``, the library behind ``capplan forecast
+capplan runs through ``jobs.forecast.adhoc.forecast_csv``, the library behind ``capplan forecast
 --csv``. Baselines, in the same run: naive drift, the last-30 % line, Prophet defaults
 (the corpus' own baselines.py), and statsmodels' ETS (chosen by AICc over trend / damped
 trend / season) and Theta. Baseline results are cached by case in --cache.
@@ -345,9 +345,9 @@ def _ensemble(variant: dict[str, Any]) -> Any:
 
 def run_capplan(case: Case, variant: dict[str, Any]) -> Result:
     from forecasting.errors import ForecastInputError
-    from jobs.adhoc import forecast_csv
     from jobs.config import runbook_config
     from jobs.errors import NoDataError
+    from jobs.forecast.adhoc import forecast_csv
 
     config = runbook_config()
     cut = naive(case.cutoff).tz_localize("UTC")

@@ -107,7 +107,7 @@ def build_store(url: str, services: int, days: int) -> None:
 def synthetic_fleet(engine: Any, config: Config, as_of: datetime) -> Any:
     """A fleet forecast of the real shape: straight-line growth with a widening band."""
     from forecasting.types import Crossing, ForecastCurve, ModelSettings, SeriesForecast
-    from jobs.forecast_job import (
+    from jobs.forecast.fleet import (
         FleetForecast,
         ForecastRow,
         SeriesResult,

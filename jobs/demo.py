@@ -9,14 +9,16 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from forecasting.rightsizing import Recommendation
+from forecasting.rightsizing.fleet import Recommendation
 from jobs.config import Config
 from jobs.exports import compose, prometheus_metrics
 from jobs.exports.alert_rules import RULES_FILENAME, alert_rules
 from jobs.exports.sizing import per_service
 from jobs.files import atomic_write
-from jobs.forecast_job import ForecastRow, ensure_forecast_at, forecast_fleet
+from jobs.forecast.fleet import ForecastRow, ensure_forecast_at, forecast_fleet
+from jobs.forecast.runway import render_runway
 from jobs.ingest import IngestSummary, store_frame
+from jobs.ingest.sources.sample import sample_history
 from jobs.periods import KINDS, last_full_period
 from jobs.planning import (
     budget_bytes,
@@ -25,12 +27,10 @@ from jobs.planning import (
     render_recommendations,
     run_rightsize,
 )
+from jobs.planning.usage import formula_demand, load_usage
 from jobs.reports import write_latest_reports
-from jobs.runway import render_runway
-from jobs.sources.sample import sample_history
 from jobs.store import ledger
 from jobs.store.samples import prune_raw
-from jobs.usage import formula_demand, load_usage
 
 Say = Callable[[str], None]
 

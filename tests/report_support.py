@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from jobs.config import Config, runbook_config
-from jobs.forecast_job import FleetForecast, forecast_fleet
+from jobs.forecast.fleet import FleetForecast, forecast_fleet
 from jobs.ingest import store_frame
-from jobs.sources.sample import DEFAULT_SHAPES, SeriesShape, sample_history
+from jobs.ingest.sources.sample import DEFAULT_SHAPES, SeriesShape, sample_history
 from jobs.store import open_store
 
 END = datetime(2026, 1, 1, tzinfo=UTC)

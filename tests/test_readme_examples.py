@@ -11,7 +11,7 @@ import yaml
 
 from jobs.cli import cli
 from jobs.config import parse_config, runbook_config_text
-from jobs.config_yaml import load_yaml
+from jobs.config.yaml_loader import load_yaml
 from jobs.store.database import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_STATEMENT_TIMEOUT_SECONDS,

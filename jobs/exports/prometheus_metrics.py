@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time
 
 from jobs.exports.quantities import MIB_PER_GB
 from jobs.exports.sizing import ServiceSizing
-from jobs.forecast_job import ForecastRow
+from jobs.forecast.fleet import ForecastRow
 
 BYTES_PER_GB = MIB_PER_GB * 1024 * 1024
 DEFAULT_FILENAME = "capplan.prom"

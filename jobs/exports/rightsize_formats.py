@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from forecasting.rightsizing import Recommendation
+from forecasting.rightsizing.fleet import Recommendation
 from jobs.config import Config
 from jobs.errors import CapplanError
 from jobs.exports import compose, kubernetes

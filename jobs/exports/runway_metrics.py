@@ -20,7 +20,7 @@ from jobs.errors import CapplanError, NoDataError
 from jobs.exports.prometheus_metrics import exposition
 from jobs.exports.sizing import ServiceSizing, per_service
 from jobs.files import atomic_write
-from jobs.forecast_job import latest_runway
+from jobs.forecast.fleet import latest_runway
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class _TransientError(Exception):
 def runway_exposition(engine: Engine, config: Config, before: datetime) -> tuple[str, list[str]]:
     """The gauges of the latest stored forecast before ``before``, and notes for the operator."""
     from jobs.planning import run_rightsize
-    from jobs.usage import load_usage
+    from jobs.planning.usage import load_usage
 
     stored = latest_runway(engine, before)
     if stored is None:

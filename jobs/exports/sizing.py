@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from forecasting.rightsizing import Recommendation
+from forecasting.rightsizing.fleet import Recommendation
 from jobs.exports.quantities import one_line
 
 APPLIED_RESOURCES = ("cpu", "memory", "replicas")

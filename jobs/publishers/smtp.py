@@ -3,7 +3,7 @@
 The module is not called ``email`` so that ``import email`` inside this package
 keeps meaning the standard library.
 
-"A period is emailed once" is the ledger's job (``jobs.email_once``); this
+"A period is emailed once" is the ledger's job (``jobs.publishers.email_once``); this
 module makes the first Message-ID a function of (kind, period, recipients) so
 duplicates are visible, and tells a failure before the message content was
 handed over (retried: nothing was delivered) from one after it (the outcome is

@@ -19,7 +19,7 @@ from jobs.periods import ReportPeriod
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from jobs.forecast_job import FleetForecast
+    from jobs.forecast.fleet import FleetForecast
     from jobs.reports.model import ReportContext
 
 __all__ = [
@@ -67,7 +67,7 @@ def build_report(
 def render_report(context: ReportContext) -> RenderedReport:
     """Pure: the rendered PDF and its summaries from a context."""
     from jobs.reports.render import render_pdf
-    from jobs.reports.summary import summary_html, summary_text
+    from jobs.reports.sections.summary import summary_html, summary_text
 
     return RenderedReport(
         period=context.period,

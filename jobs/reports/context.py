@@ -18,15 +18,15 @@ import pandas as pd
 import yaml
 from sqlalchemy import Engine
 
-from forecasting.growth import runbook_discrepancies
-from forecasting.rightsizing import Recommendation
+from forecasting.planning.growth import runbook_discrepancies
+from forecasting.rightsizing.fleet import Recommendation
 from forecasting.types import ForecastCurve
 from jobs.config import Config, dump_config
 from jobs.errors import CapplanError, NoDataError, format_problems
 from jobs.periods import ReportPeriod
 from jobs.planning import budget_bytes, budget_filename, build_budget, build_plan, run_rightsize
+from jobs.planning.usage import allocations_in_force, load_usage
 from jobs.reports import sections
-from jobs.reports.caveats import Coverage, caveats, unforecast_series
 from jobs.reports.model import (
     Accuracy,
     ChartSeries,
@@ -38,12 +38,12 @@ from jobs.reports.model import (
     RunwayRow,
     ThresholdReviewRow,
 )
+from jobs.reports.sections.caveats import Coverage, caveats, unforecast_series
 from jobs.store.rollups import read_peaks, read_rollups
 from jobs.store.series import SeriesInfo, list_series
-from jobs.usage import allocations_in_force, load_usage
 
 if TYPE_CHECKING:
-    from jobs.forecast_job import FleetForecast, SeriesResult
+    from jobs.forecast.fleet import FleetForecast, SeriesResult
 
 
 class PerformanceResultsError(CapplanError):
@@ -111,7 +111,7 @@ def build_context(
         else None
     )
     if fleet is None:
-        from jobs.forecast_job import forecast_fleet
+        from jobs.forecast.fleet import forecast_fleet
 
         fleet = forecast_fleet(engine, config, as_of, workers=workers, store=False)
     scenario_order = {"organic": 0, **{n: i + 1 for i, n in enumerate(config.scenarios)}}
@@ -323,7 +323,7 @@ def _accuracy(
     registry: dict[tuple[str, str], SeriesInfo],
     period: ReportPeriod,
 ) -> Accuracy:
-    from jobs.forecast_job import latest_runway, stored_projection
+    from jobs.forecast.fleet import latest_runway, stored_projection
 
     projection = stored_projection(engine, period.start + timedelta(seconds=1))
     if projection.empty:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
-from forecasting.budget import Budget, Plan
-from forecasting.growth import Discrepancy
-from forecasting.rightsizing import Recommendation
+from forecasting.planning.budget import Budget, Plan
+from forecasting.planning.growth import Discrepancy
+from forecasting.rightsizing.fleet import Recommendation
 from forecasting.types import ForecastCurve
-from jobs.forecast_job import ForecastRow
+from jobs.forecast.fleet import ForecastRow
 from jobs.periods import ReportPeriod
 
 Light = Literal["red", "amber", "green"]

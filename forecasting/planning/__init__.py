@@ -1,0 +1,1 @@
+"""Planning: the runbook's capacity formulas, growth, costs and budget (pure)."""

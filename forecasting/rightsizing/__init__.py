@@ -1,0 +1,1 @@
+"""Right-sizing: sizing rules, VPA/KRR anchors and usage statistics (pure)."""

@@ -1,0 +1,1 @@
+"""Scheduling: the lease shared through the database, due periods and run-due."""
