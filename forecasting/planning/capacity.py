@@ -59,11 +59,6 @@ def ceil_to_step(value: float, step: float) -> float:
     return float(exact.to_integral_value(rounding=ROUND_CEILING) * to_decimal(step))
 
 
-def floor_to_step(value: float, step: float) -> float:
-    exact = _quantize(to_decimal(value) / to_decimal(step), _NOISE, ROUND_HALF_UP)
-    return float(exact.to_integral_value(rounding=ROUND_FLOOR) * to_decimal(step))
-
-
 def _require_finite(field: str, value: float, *, positive: bool = False) -> None:
     if not math.isfinite(value):
         raise CapacityInputError(field, f"must be a finite number, got {value!r}")

@@ -73,7 +73,7 @@ def ingest(
     allow_mixed_offsets: bool,
 ) -> None:
     """Load utilisation samples (idempotent: the same data twice leaves the same rows)."""
-    from jobs.ingest import check_csv, store_checked
+    from jobs.ingest import ingest_csv_files
     from jobs.store import ledger
 
     files = [*csv_paths, *paths]
@@ -82,26 +82,17 @@ def ingest(
     config, engine = app.config, app.engine()
     run_id = ledger.start_run(engine, "ingest")
     summaries: list[IngestSummary] = []
-    moment = now_utc()
     try:
-        # Every file is checked before the first is stored: one bad file stores nothing.
-        checked = [
-            check_csv(
+        with progress(None, "rows", "csv") as bar:
+            stored = ingest_csv_files(
                 engine,
                 config,
-                path,
+                files,
                 skip_invalid=skip_invalid,
                 allow_mixed_offsets=allow_mixed_offsets,
-                now=moment,
+                on_batch=bar.update,
+                now=now_utc(),
             )
-            for path in files
-        ]
-        # Then every file in one transaction: an error or a kill stores none of them.
-        stored: list[IngestSummary] = []
-        with engine.begin() as connection:
-            for path, item in zip(files, checked, strict=True):
-                with progress(None, "rows", path.name) as bar:
-                    stored.append(store_checked(connection, config, item, bar.update, now=moment))
         summaries.extend(stored)
         _echo_summaries(stored)
         if prometheus:

@@ -7,7 +7,7 @@ from dataclasses import asdict, astuple, dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 from sqlmodel import SQLModel
 
 from jobs.config import Config
@@ -108,28 +108,6 @@ def _epoch(now: datetime | None) -> int:
     return int((now or datetime.now(UTC)).timestamp())
 
 
-def set_allocation(
-    engine: Engine,
-    service: str,
-    resource: str,
-    value: float,
-    effective_from: int,
-    source: str = "manual",
-) -> None:
-    if resource not in RESOURCES:
-        raise ValueError(f"resource must be one of {RESOURCES}, got {resource!r}")
-    with engine.begin() as connection:
-        connection.execute(
-            _TABLE.insert().values(
-                service=service,
-                resource=resource,
-                value=value,
-                effective_from=effective_from,
-                source=source,
-            )
-        )
-
-
 def allocation_history(
     bind: Engine | Connection,
     service: str | None = None,
@@ -181,8 +159,3 @@ def allocation_records(engine: Engine, service: str | None = None) -> list[Alloc
             AllocationRecord(str(s), str(r), float(v), int(e), str(src))
             for s, r, v, e, src in connection.execute(query)
         ]
-
-
-def allocation_count(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(_TABLE)).scalar_one())

@@ -55,8 +55,3 @@ def advance_watermarks(engine: Engine, source: str, marks: Mapping[str, int]) ->
                     .where(_TABLE.c.source == source, _TABLE.c.key == key)
                     .values(ts=ts)
                 )
-
-
-def clear_watermarks(engine: Engine, source: str) -> None:
-    with engine.begin() as connection:
-        connection.execute(_TABLE.delete().where(_TABLE.c.source == source))

@@ -14,7 +14,7 @@ from jobs.config import Config
 from jobs.errors import SchemaVersionError
 from jobs.ingest import store_frame
 from jobs.store import open_store
-from jobs.store.allocations import allocation_history, set_allocation
+from jobs.store.allocations import allocation_history
 from jobs.store.ledger import FAILED, finish_run, runs, start_run
 from jobs.store.migrations import LATEST_VERSION, current_version
 from jobs.store.rollups import read_peaks, read_rollups
@@ -96,12 +96,17 @@ def test_allocation_changes_apply_from_their_effective_date(
 ) -> None:
     engine = open_store(database_url)
     index = pd.DatetimeIndex(["2026-01-01T00:00Z", "2026-02-01T00:00Z"])
-    store_frame(engine, config, frame("nginx", "cpu_cores", index[:1], np.array([0.25])))
-    # Right-sizing doubled nginx CPU from mid-January.
-    set_allocation(
-        engine, "nginx", "cpu_cores", 1.0, int(pd.Timestamp("2026-01-15", tz="UTC").timestamp())
+    first_seen = pd.Timestamp("2026-01-01", tz="UTC").to_pydatetime()
+    store_frame(
+        engine, config, frame("nginx", "cpu_cores", index[:1], np.array([0.25])), now=first_seen
     )
-    store_frame(engine, config, frame("nginx", "cpu_cores", index[1:], np.array([0.25])))
+    # Right-sizing doubled nginx CPU; the edited configuration is first seen mid-January.
+    doubled = config.services["nginx"].model_copy(update={"cpu_cores": 1.0})
+    edited = config.model_copy(update={"services": {**config.services, "nginx": doubled}})
+    edit_seen = pd.Timestamp("2026-01-15", tz="UTC").to_pydatetime()
+    store_frame(
+        engine, edited, frame("nginx", "cpu_cores", index[1:], np.array([0.25])), now=edit_seen
+    )
     (series,) = list_series(engine)
     assert series.key.metric == "cpu_percent"
     assert list(read_samples(engine, series.id, 0, 2**40)) == [50.0, 25.0]
