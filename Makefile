@@ -12,7 +12,7 @@ demo: system-deps $(RUNTIME_STAMP)
 	$(VENV)/bin/capplan demo --out out
 
 test: system-deps-test $(DEV_STAMP)
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --durations=25 $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

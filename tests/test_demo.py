@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from jobs.cli import cli
 from tests.report_support import pdftotext
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:

@@ -15,6 +15,9 @@ from tests.conftest import Capplan
 from tests.servers.prometheus import FaultServer, _require
 from tests.servers.pushgateway import PushgatewayStack
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 HOSTILE = 'back"end\\\n{evil="1"}'
 

@@ -19,6 +19,9 @@ from jobs.ingest import store_frame
 from jobs.store import open_store
 from tests.conftest import Capplan
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 AS_OF = pd.Timestamp("2026-07-01", tz="UTC")
 
 

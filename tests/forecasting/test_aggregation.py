@@ -4,8 +4,12 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting.aggregation import rollup, sustained_peak
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 
 def _samples() -> pd.Series:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting.core import MAX_WIDENING, PeriodCrossing, widen, widening_score
 from forecasting.engine import forecast_series
@@ -16,6 +17,9 @@ from forecasting.simulate import quantiles
 from forecasting.types import ModelSettings, Scenario, Threshold
 from forecasting.validation import _CROSSING_FRACTIONS, _cutoffs, _Fold
 from tests.forecasting.helpers import AS_OF, daily
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 
 def _prophet(cls: type[Prophet], mode: Literal["additive", "multiplicative"]) -> Prophet:

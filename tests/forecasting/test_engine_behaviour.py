@@ -6,10 +6,14 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting.engine import forecast_series
 from forecasting.types import DEFAULT_SCENARIOS, Scenario, Threshold
 from tests.forecasting.helpers import AS_OF, daily, flat
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 ORGANIC = [Scenario("organic", None)]
 

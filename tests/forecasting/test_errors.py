@@ -15,6 +15,9 @@ from forecasting.prepare import prepare
 from forecasting.types import DEFAULT_SCENARIOS, Threshold
 from tests.forecasting.helpers import AS_OF, daily
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 ARGS = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF)
 
 

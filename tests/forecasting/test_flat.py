@@ -11,6 +11,9 @@ import pytest
 from forecasting.engine import forecast_series
 from forecasting.types import DEFAULT_SCENARIOS, Threshold
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 AS_OF = datetime(2026, 7, 1, tzinfo=UTC)
 
 

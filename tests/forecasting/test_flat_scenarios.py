@@ -11,6 +11,9 @@ from forecasting.engine import forecast_series
 from forecasting.types import DEFAULT_SCENARIOS, Threshold
 from tests.forecasting.helpers import AS_OF, GROWTH, analytic_crossing, flat
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 HORIZON = 1500  # conservative 40 -> 70 takes 3.07 years, past the default 3-year horizon
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecasting import model
 from forecasting.engine import forecast_series
 from forecasting.types import Scenario, Threshold
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 AS_OF = pd.Timestamp("2025-04-01", tz="UTC")
 

@@ -8,6 +8,9 @@ import pytest
 from forecasting.errors import SettingsVersionError
 from forecasting.types import SETTINGS_VERSION, ModelSettings
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 FIXTURE = Path(__file__).parent / "fixtures" / "model_settings_v1.json"
 
 

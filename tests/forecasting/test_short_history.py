@@ -11,6 +11,9 @@ from forecasting.errors import InsufficientHistoryError
 from forecasting.prepare import prepare
 from forecasting.types import EnsembleOptions, Scenario, Threshold
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 ORGANIC = [Scenario("organic", None)]
 

@@ -35,6 +35,9 @@ from tests.servers.prometheus import (
     unavailable,
 )
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 
 def prometheus_config(tmp_path: Path, url: str, server: PrometheusServer, **extra: object) -> Path:
     data = yaml.safe_load(runbook_config_text())

@@ -30,6 +30,9 @@ from tests.conftest import Capplan
 from tests.publishers.test_delivery import GENERATED, PERIOD, make_config, report
 from tests.servers.smtp import SmtpServer
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def engine(database_url: str) -> Engine:

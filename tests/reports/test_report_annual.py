@@ -17,6 +17,9 @@ from jobs.reports import RenderedReport, build_report, write_report
 from tests.conftest import Capplan
 from tests.report_support import page_images, pdftotext, shared_store
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def annual(tmp_path_factory: pytest.TempPathFactory) -> tuple[RenderedReport, Path, str]:

@@ -13,6 +13,9 @@ from jobs.periods import last_full_period
 from tests.conftest import Capplan
 from tests.report_support import copy_store, pdfinfo, shared_store
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Capplan:

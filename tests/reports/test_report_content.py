@@ -22,6 +22,9 @@ from tests.report_support import (
     shared_store,
 )
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 ROW = re.compile(
     r"^\s*(?P<service>\S+)\s+(?P<metric>\S+)\s+(?P<level>warning|critical)\s+>\s.*?\s"
     r"(?P<scenario>organic|conservative|moderate|aggressive)\s+"

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+import pytest
 
 from jobs.forecast.fleet import ForecastRow
 from jobs.reports.sections.forecast_accuracy import crossing_checks
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 START, END = date(2026, 10, 1), date(2026, 11, 1)
 

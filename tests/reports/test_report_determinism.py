@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from jobs.config import runbook_config
 from jobs.forecast.fleet import previous_settings, store_forecast
 from jobs.ingest import store_frame
@@ -18,6 +20,9 @@ from jobs.reports.render import render_pdf
 from jobs.store import open_store
 from tests.conftest import Capplan
 from tests.report_support import END, copy_store, shapes, shared_store
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 
 def test_rendering_twice_gives_the_same_bytes() -> None:

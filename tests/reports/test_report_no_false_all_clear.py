@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jobs.config import runbook_config
 from jobs.ingest import store_frame
 from jobs.ingest.sources.sample import sample_history
@@ -14,6 +16,9 @@ from jobs.reports.model import Failure
 from jobs.reports.sections.caveats import forecast_caveat
 from jobs.store import open_store
 from tests.report_support import END, SERIES, pdftotext, shapes, shared_store
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 FALSE_CALM = (
     "every runway is 180 days or more",

@@ -14,6 +14,9 @@ from jobs.reports import build_report, write_report
 from jobs.reports.context import PerformanceResultsError
 from tests.report_support import page_images, pdftotext, shared_store
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 RESULTS = """\
 Test Configuration:
   Duration: 5 minutes

@@ -18,6 +18,9 @@ from jobs.reports.render import TEMPLATES, FetchRefusedError, TemplateFetcher, r
 from jobs.store import open_store
 from tests.report_support import pdftotext
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 EVIL = '<img src="file:///etc/hostname">'
 
 

@@ -21,6 +21,9 @@ from jobs.reports.context import build_context
 from jobs.reports.model import RunwayRow, runway_light
 from jobs.store import open_store
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 
 def row(
     days: int | None,

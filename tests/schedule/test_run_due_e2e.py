@@ -34,6 +34,9 @@ from tests.publish_support import publish_section
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 MONTH_END = "2026-11-01T06:00:00Z"
 SERVICES = ("backend", "postgres")
 PDF_NAME = "capacity-monthly-2026-10.pdf"

@@ -7,11 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import text
 
 from jobs.store import open_store
 from jobs.store.migrations import LATEST_VERSION, current_version
 from tests.conftest import Capplan
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 
 def test_ingest_rollups_and_forecast_on_postgres(postgres_url: str, tmp_path: Path) -> None:

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import create_engine, text
 
 from jobs.store import ledger, open_store
 from tests.conftest import REPO
+
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
 
 ROWS = 150_000
 

@@ -19,6 +19,9 @@ from sqlalchemy import Engine, create_engine, text
 from jobs.store import ledger
 from tests.conftest import Capplan
 
+# Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
+pytestmark = pytest.mark.slow
+
 TABLES = {
     "series": "SELECT service, metric, labels, unit FROM series ORDER BY service, metric",
     "samples": "SELECT s.service, s.metric, x.ts, x.value FROM samples x "
