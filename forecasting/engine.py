@@ -11,15 +11,13 @@ import numpy as np
 import pandas as pd
 
 from forecasting.core import (
-    PeriodCrossing,
     Simulated,
-    crossing_periods,
     fit_series,
     level_offset,
     rng_for,
     run_scenario,
-    widen,
 )
+from forecasting.crossing import PeriodCrossing, crossing_periods, widen
 from forecasting.flat import flat_forecast
 from forecasting.members import member_trends, member_weights
 from forecasting.prepare import PeriodStat, Prepared, future_index, prepare

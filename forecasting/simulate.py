@@ -183,24 +183,3 @@ def quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
         a = s[lo].astype("float64")
         out[i] = a + (pos - lo) * (s[hi].astype("float64") - a)
     return out
-
-
-def first_passage(paths: np.ndarray, threshold: float) -> np.ndarray:
-    """Index of the first period above ``threshold`` per path; ``inf`` if never."""
-    above = paths > threshold
-    hit = above.any(axis=1)
-    first: np.ndarray = np.argmax(above, axis=1).astype("float64")
-    first[~hit] = np.inf
-    return first
-
-
-def quantile_index(values: np.ndarray, q: float) -> float:
-    """Empirical quantile that is always one of the values (inf allowed)."""
-    s = np.sort(values)
-    k = int(np.clip(np.ceil(q * len(s)) - 1, 0, len(s) - 1))
-    return float(s[k])
-
-
-def first_above(curve: np.ndarray, threshold: float) -> float:
-    above = np.flatnonzero(curve > threshold)
-    return float(above[0]) if above.size else float("inf")

@@ -22,17 +22,15 @@ import pandas as pd
 
 from forecasting import model, transforms
 from forecasting.core import (
-    MAX_WIDENING,
     block_length,
-    crossing_periods,
     fit_series,
     level_offset,
     level_window_steps,
     rng_for,
     run_scenario,
     slope_unit,
-    widening_score,
 )
+from forecasting.crossing import MAX_WIDENING, crossing_periods, widening_score
 from forecasting.prepare import MIN_POINTS, Prepared
 from forecasting.simulate import block_noise, make_grid, quantiles
 from forecasting.types import CrossingMethod, ModelSettings

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.core import MAX_WIDENING, PeriodCrossing, widen, widening_score
+from forecasting.crossing import MAX_WIDENING, PeriodCrossing, widen, widening_score
 from forecasting.engine import forecast_series
 from forecasting.model import Prophet, _optimize, _Prophet, components
 from forecasting.prepare import prepare
