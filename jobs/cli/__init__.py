@@ -144,7 +144,3 @@ _register_commands()
 
 def main() -> None:
     cli(prog_name="capplan")
-
-
-if __name__ == "__main__":
-    main()
