@@ -6,6 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from jobs.config import Config
+from jobs.publishers import S3Settings
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -47,3 +49,10 @@ def publish_section(
             **email,
         }
     return publish
+
+
+def s3_prefix(config: Config) -> str:
+    """The key prefix of the configured s3 section."""
+    s3 = config.publish.settings("s3")
+    assert isinstance(s3, S3Settings)
+    return s3.prefix

@@ -16,11 +16,29 @@ from urllib.parse import urlsplit
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from jobs.config.yaml_loader import YamlError, load_yaml
 from jobs.errors import ConfigError
-from jobs.publishers import EmailSettings, LocalSettings, S3Settings
+from jobs.publishers import (
+    REGISTRY,
+    LocalSettings,
+    PublisherSettings,
+    UnknownPublisherError,
+    registration,
+)
 
 RUNBOOK_RESOURCE = "runbook.yaml"
 
@@ -229,7 +247,16 @@ class Schedule(StrictModel):
         return value
 
 
-PublishTarget = Literal["local", "s3", "email"]
+def _registered(target: str) -> str:
+    try:
+        registration(target)
+    except UnknownPublisherError as exc:
+        raise ValueError(str(exc)) from exc
+    return target
+
+
+#: A registered publisher's name (``jobs.publishers.REGISTRY``).
+PublishTarget = Annotated[str, AfterValidator(_registered)]
 
 
 class PrometheusExport(StrictModel):
@@ -251,29 +278,90 @@ class PrometheusExport(StrictModel):
 class PublishConfig(StrictModel):
     """Where rendered reports go. Rendered reports are always kept in ``local.directory``.
 
-    Credentials are never part of it: S3 uses the standard AWS chain, the SMTP
-    login is read from the environment variables ``email`` names.
+    Every other section is named for a registered publisher and validated by
+    its settings model; ``settings(name)`` returns it. Credentials are never
+    part of it: S3 uses the standard AWS chain, the SMTP login is read from the
+    environment variables ``email`` names.
     """
 
-    targets: list[PublishTarget] = Field(default_factory=lambda: list[PublishTarget](["local"]))
+    # The publisher sections are the extra keys, checked by ``_publisher_sections``.
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    targets: list[PublishTarget] = Field(default_factory=lambda: ["local"])
     local: LocalSettings = LocalSettings(directory=Path("out"))
-    s3: S3Settings | None = None
-    email: EmailSettings | None = None
     prometheus: PrometheusExport | None = None
 
-    @model_validator(mode="after")
-    def _targets_configured(self) -> PublishConfig:
-        problems: list[str] = []
-        if len(set(self.targets)) != len(self.targets):
-            problems.append("targets: each target may be listed once")
-        for target in ("s3", "email"):
-            if target in self.targets and getattr(self, target) is None:
-                problems.append(
-                    f"targets: {target!r} is listed but the {target} section is missing"
-                )
+    @model_validator(mode="wrap")
+    @classmethod
+    def _publisher_sections(
+        cls, data: Any, handler: ModelWrapValidatorHandler[PublishConfig]
+    ) -> PublishConfig:
+        if not isinstance(data, Mapping):
+            return handler(data)
+        fields = {key: value for key, value in data.items() if key in cls.model_fields}
+        sections: dict[str, PublisherSettings | None] = {
+            name: None for name in REGISTRY if name not in cls.model_fields
+        }
+        problems: list[InitErrorDetails] = []
+        try:
+            publish = handler(fields)
+        except ValidationError as exc:
+            problems += _relocated(exc)
+        for key, value in data.items():
+            if key in cls.model_fields:
+                continue
+            if key not in sections:
+                problems.append({"type": "extra_forbidden", "loc": (key,), "input": value})
+            elif value is not None:
+                try:
+                    sections[key] = REGISTRY[key].settings.model_validate(value)
+                except ValidationError as exc:
+                    problems += _relocated(exc, key)
         if problems:
-            raise ValueError("; ".join(problems))
-        return self
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        assert publish.__pydantic_extra__ is not None  # extra="allow" keeps a dict
+        publish.__pydantic_extra__.update(sections)
+        missing = [
+            f"targets: {target!r} is listed but the {target} section is missing"
+            for target in publish.targets
+            if publish.settings(target) is None
+        ]
+        if len(set(publish.targets)) != len(publish.targets):
+            missing.insert(0, "targets: each target may be listed once")
+        if missing:
+            raise ValueError("; ".join(missing))
+        return publish
+
+    @model_serializer(mode="wrap")
+    def _prometheus_last(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Publisher sections are extras, which pydantic dumps last; ``config show``
+        # keeps them beside ``local``.
+        dumped: dict[str, Any] = handler(self)
+        if "prometheus" in dumped:
+            dumped["prometheus"] = dumped.pop("prometheus")
+        return dumped
+
+    def settings(self, name: str) -> PublisherSettings | None:
+        """The section of publisher ``name``; None when the configuration has none."""
+        if name == "local":
+            return self.local
+        section: PublisherSettings | None = (self.model_extra or {}).get(name)
+        return section
+
+
+def _relocated(exc: ValidationError, *prefix: str) -> list[InitErrorDetails]:
+    """``exc``'s errors, placed under ``prefix``, to be raised with others at once."""
+    moved: list[InitErrorDetails] = []
+    for error in exc.errors():
+        details: InitErrorDetails = {
+            "type": error["type"],
+            "loc": (*prefix, *error["loc"]),
+            "input": error["input"],
+        }
+        if "ctx" in error:
+            details["ctx"] = error["ctx"]
+        moved.append(details)
+    return moved
 
 
 class Calendar(StrictModel):

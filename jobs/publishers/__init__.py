@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jobs.errors import CapplanError
 from jobs.publishers.base import (
     Artifact,
     EmailUnconfirmedError,
+    OncePublisher,
     Publisher,
     PublisherConfigError,
     PublishError,
@@ -24,12 +26,24 @@ if TYPE_CHECKING:
     from jobs.publishers.s3 import S3Publisher, S3PublishError
     from jobs.publishers.smtp import EmailPublisher, LinkProvider
 
-# name -> (module, class); modules load on first use so that reading the
-# configuration does not import boto3.
-_REGISTRY = {
-    "local": ("jobs.publishers.local", "LocalPublisher"),
-    "s3": ("jobs.publishers.s3", "S3Publisher"),
-    "email": ("jobs.publishers.smtp", "EmailPublisher"),
+
+@dataclass(frozen=True)
+class Registration:
+    """A publisher by name: its ``publish.<name>`` section and where its class is.
+
+    The class (``"module:Class"``) loads on first use, so that reading the
+    configuration does not import boto3; the settings model must be as light.
+    """
+
+    settings: type[PublisherSettings]
+    publisher: str
+
+
+#: Every publisher there is; a new one is a module and its line here.
+REGISTRY: dict[str, Registration] = {
+    "local": Registration(LocalSettings, "jobs.publishers.local:LocalPublisher"),
+    "s3": Registration(S3Settings, "jobs.publishers.s3:S3Publisher"),
+    "email": Registration(EmailSettings, "jobs.publishers.smtp:EmailPublisher"),
 }
 _LAZY = {
     "LocalPublisher": "jobs.publishers.local",
@@ -44,7 +58,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "PUBLISHERS":
-        return {known: find(known) for known in _REGISTRY}
+        return {known: find(known) for known in REGISTRY}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -56,17 +70,22 @@ class UnknownPublisherError(CapplanError, KeyError):
         return str(self.args[0])
 
 
-def find(name: str) -> type[Publisher]:
-    if name not in _REGISTRY:
-        valid = ", ".join(repr(known) for known in _REGISTRY)
+def registration(name: str) -> Registration:
+    if name not in REGISTRY:
+        valid = ", ".join(repr(known) for known in REGISTRY)
         raise UnknownPublisherError(f"unknown publisher {name!r}; valid publishers: {valid}")
-    module, attribute = _REGISTRY[name]
+    return REGISTRY[name]
+
+
+def find(name: str) -> type[Publisher]:
+    module, _, attribute = registration(name).publisher.partition(":")
     found: type[Publisher] = getattr(importlib.import_module(module), attribute)
     return found
 
 
 __all__ = [
     "PUBLISHERS",
+    "REGISTRY",
     "Artifact",
     "EmailPublisher",
     "EmailSettings",
@@ -74,11 +93,13 @@ __all__ = [
     "LinkProvider",
     "LocalPublisher",
     "LocalSettings",
+    "OncePublisher",
     "PublishError",
     "PublishResult",
     "Publisher",
     "PublisherConfigError",
     "PublisherSettings",
+    "Registration",
     "ReportDelivery",
     "ReportKind",
     "S3PublishError",
@@ -86,4 +107,5 @@ __all__ = [
     "S3Settings",
     "UnknownPublisherError",
     "find",
+    "registration",
 ]

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -120,11 +120,72 @@ class PublisherSettings(BaseModel):
 
 
 class Publisher(ABC):
-    """A delivery step run after rendering; ``publish`` is safe to repeat."""
+    """A delivery step run after rendering; ``publish`` is safe to repeat.
+
+    Its settings model is named by its registration (``jobs.publishers``), so
+    that reading the configuration does not import the publisher.
+    """
 
     name: ClassVar[str]
-    settings_model: ClassVar[type[PublisherSettings]]
+    #: Where it comes among the targets: lower first, whatever order they are listed in.
+    order: ClassVar[int]
+
+    @classmethod
+    @abstractmethod
+    def build(
+        cls,
+        settings: PublisherSettings,
+        *,
+        env: Mapping[str, str],
+        built: Mapping[str, Publisher],
+    ) -> Publisher:
+        """The publisher for its validated ``settings``.
+
+        ``env`` is where credentials are read; ``built`` holds the targets that
+        come before it, by name.
+        """
 
     @abstractmethod
     def publish(self, delivery: ReportDelivery) -> list[PublishResult]:
         """Deliver ``delivery``; raise :class:`PublishError` when it cannot."""
+
+
+class HandOver(Protocol):
+    """Told when a message's content is about to go out, and of a refusal after it."""
+
+    def begin(self, message_id: str) -> None:
+        """The content goes out next; raising here stops the attempt before it does."""
+
+    def refused(self) -> None:
+        """The server answered the content with a refusal: the message was not taken."""
+
+
+class OncePublisher(Publisher):
+    """A publisher whose delivery reaches people: a repeat would reach them twice.
+
+    Delivery sends it once per (kind, period) under a claim in the ledger
+    (``jobs.publishers.email_once``) instead of calling ``publish``, and never
+    retries a send whose outcome is unknown.
+    """
+
+    @abstractmethod
+    def recipients(self, delivery: ReportDelivery) -> list[str]:
+        """Who receives ``delivery``; none means it is not sent."""
+
+    @abstractmethod
+    def target(self, delivery: ReportDelivery) -> str:
+        """Where ``delivery`` goes, as results and the ledger name it."""
+
+    @abstractmethod
+    def message_id(self, delivery: ReportDelivery, *, fresh: bool = False) -> str:
+        """The same delivery always gets the same ID; ``fresh`` makes a deliberate resend new."""
+
+    @abstractmethod
+    def send(
+        self,
+        delivery: ReportDelivery,
+        *,
+        message_id: str | None = None,
+        handover: HandOver | None = None,
+    ) -> PublishResult:
+        """Send once; ``handover`` hears of the moment the content goes out."""

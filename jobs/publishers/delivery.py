@@ -2,12 +2,13 @@
 
 Every rendered report is staged in ``publish.local.directory`` first
 (``jobs.publishers.staging``); ``capplan publish`` and the scheduler deliver from there.
-Delivery runs the configured targets (``jobs.publishers.setup``) in a fixed
-order, local, then s3, then email, and stops at the first failure. Storage
-targets are idempotent (the same bytes are reported as unchanged). Email is
-sent once per (kind, period) (``jobs.publishers.email_once``); a send whose acceptance
-the server never confirmed is recorded as unconfirmed and left to the
-operator (``--resend``).
+Delivery runs the configured targets (``jobs.publishers.setup``) in their
+publishers' order (local, then s3, then email) and stops at the first failure.
+Storage targets are idempotent (the same bytes are reported as unchanged). A
+publisher that reaches people (email, a ``OncePublisher``) sends once per
+(kind, period) (``jobs.publishers.email_once``); a send whose acceptance the
+server never confirmed is recorded as unconfirmed and left to the operator
+(``--resend``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import Engine
 from jobs.config import Config
 from jobs.errors import error_text
 from jobs.periods import ReportPeriod
-from jobs.publishers import EmailUnconfirmedError, PublishResult
+from jobs.publishers import EmailUnconfirmedError, OncePublisher, PublishResult
 from jobs.publishers.email_once import (
     UNCONFIRMED,
     EmailRecord,
@@ -29,7 +30,8 @@ from jobs.publishers.email_once import (
     email_record,
     email_records,
 )
-from jobs.publishers.setup import Publishers, aws_session, make_publishers
+from jobs.publishers.local import LocalPublisher
+from jobs.publishers.setup import Publishers, make_publishers
 from jobs.publishers.staging import (
     MANIFEST_CONTENT_TYPE,
     MANIFEST_NAME,
@@ -59,7 +61,6 @@ __all__ = [
     "RenderedReportLike",
     "ReportBuilder",
     "ReportBundle",
-    "aws_session",
     "backfill_reports",
     "bundle_report",
     "data_watermark",
@@ -105,60 +106,80 @@ def publish_bundle(
     publishers: Publishers | None = None,
     claim_ttl_seconds: int = DEFAULT_LEASE_TTL_SECONDS,
 ) -> list[PublishResult]:
-    """Delivers a staged report to every configured target: local, then s3, then email.
+    """Delivers a staged report to every configured target, in delivery order.
 
     Raises :class:`PublishError` at the first target that fails; what was
     delivered before stays delivered and a re-run skips it. An email whose
     acceptance was never confirmed raises :class:`EmailUnconfirmedError`; a
     re-run reports it as unconfirmed and does not send it again.
+    ``send_email`` False skips the publishers that deliver once (email).
     ``claim_ttl_seconds`` is how long the email claim outlives a killed sender.
     """
-    chosen = publishers or make_publishers(config, env=env)
+    chosen = make_publishers(config, env=env) if publishers is None else publishers
     delivery = bundle.delivery()
     results: list[PublishResult] = []
-    if chosen.local is not None:
-        # The staging directory is the local target: a bundle staged just now was
-        # delivered there by staging, and saying "unchanged" would hide that.
-        results += list(bundle.staged) or chosen.local.publish(delivery)
-    if chosen.s3 is not None:
-        results += chosen.s3.publish(delivery)
-    if chosen.email is not None and send_email:
-        kind, label = bundle.period.kind, bundle.period.label
-        if not chosen.email.recipients(delivery):
-            return results  # no recipients for this kind: it is not mailed
-        email = chosen.email
-        with email_claim(
-            engine,
-            kind,
-            label,
-            resend=resend,
-            target=email.target(delivery),
-            ttl_seconds=claim_ttl_seconds,
-        ) as claim:
-            if claim.earlier is not None:
-                results.append(_earlier_result(claim.earlier))
-                return results
-            message_id = email.message_id(delivery, fresh=resend)
-            try:
-                sent = email.send(delivery, message_id=message_id, handover=claim)
-            except EmailUnconfirmedError as exc:
-                raise EmailUnconfirmedError(
-                    exc.publisher,
-                    exc.target,
-                    f"{exc.reason}; check with the recipients, and if it did not arrive, "
-                    f"send it again with: capplan publish {kind} --period {label} --resend",
-                    exc.message_id,
-                ) from exc
-            claim.record_sent(sent)
-            results.append(sent)
+    for publisher in chosen:
+        if isinstance(publisher, LocalPublisher) and bundle.staged:
+            # The staging directory is the local target: a bundle staged just now was
+            # delivered there by staging, and saying "unchanged" would hide that.
+            results += bundle.staged
+        elif isinstance(publisher, OncePublisher):
+            if send_email:
+                results += _send_once(
+                    engine, publisher, bundle, resend=resend, claim_ttl_seconds=claim_ttl_seconds
+                )
+        else:
+            results += publisher.publish(delivery)
     return results
 
 
-def _earlier_result(earlier: EmailRecord) -> PublishResult:
+def _send_once(
+    engine: Engine,
+    publisher: OncePublisher,
+    bundle: ReportBundle,
+    *,
+    resend: bool,
+    claim_ttl_seconds: int,
+) -> list[PublishResult]:
+    """Sends unless the period was sent (or handed over) before; nothing without recipients.
+
+    The claims (``email_deliveries``) are keyed by (kind, period) alone: they
+    serve one such publisher, email; a second would need its name in the key.
+    """
+    delivery = bundle.delivery()
+    kind, label = bundle.period.kind, bundle.period.label
+    if not publisher.recipients(delivery):
+        return []  # no recipients for this kind: it is not sent
+    with email_claim(
+        engine,
+        kind,
+        label,
+        resend=resend,
+        target=publisher.target(delivery),
+        ttl_seconds=claim_ttl_seconds,
+    ) as claim:
+        if claim.earlier is not None:
+            return [_earlier_result(publisher.name, claim.earlier)]
+        message_id = publisher.message_id(delivery, fresh=resend)
+        try:
+            sent = publisher.send(delivery, message_id=message_id, handover=claim)
+        except EmailUnconfirmedError as exc:
+            raise EmailUnconfirmedError(
+                exc.publisher,
+                exc.target,
+                f"{exc.reason}; check with the recipients, and if it did not arrive, "
+                f"send it again with: capplan publish {kind} --period {label} --resend",
+                exc.message_id,
+            ) from exc
+        claim.record_sent(sent)
+        return [sent]
+
+
+def _earlier_result(publisher: str, earlier: EmailRecord) -> PublishResult:
     when = iso(datetime.fromtimestamp(earlier.sent_at or earlier.claimed_at, tz=UTC))
     if earlier.status == UNCONFIRMED:
         return PublishResult(
-            "email",
+            publisher,
             earlier.recipients,
             "unconfirmed",
             f"handed to the server {when} ({earlier.message_id}), which never confirmed it; "
@@ -166,7 +187,7 @@ def _earlier_result(earlier: EmailRecord) -> PublishResult:
             message_id=earlier.message_id,
         )
     return PublishResult(
-        "email",
+        publisher,
         earlier.recipients,
         "unchanged",
         f"already sent {when} ({earlier.message_id}); --resend sends it again",

@@ -89,7 +89,7 @@ def lease_name(kind: str, period: str) -> str:
 class EmailClaim:
     """The right to send (kind, period), or the earlier send that makes it unnecessary.
 
-    It is also the publisher's hand-over gate (``jobs.publishers.smtp.HandOver``):
+    It is also the publisher's hand-over gate (``jobs.publishers.base.HandOver``):
     the row turns ``unconfirmed`` before the content goes out.
     """
 

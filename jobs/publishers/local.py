@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,10 +20,21 @@ from jobs.publishers.settings import LocalSettings
 
 class LocalPublisher(Publisher):
     name: ClassVar[str] = "local"
-    settings_model: ClassVar[type[PublisherSettings]] = LocalSettings
+    order: ClassVar[int] = 10
 
     def __init__(self, settings: LocalSettings) -> None:
         self.settings = settings
+
+    @classmethod
+    def build(
+        cls,
+        settings: PublisherSettings,
+        *,
+        env: Mapping[str, str],
+        built: Mapping[str, Publisher],
+    ) -> LocalPublisher:
+        assert isinstance(settings, LocalSettings)  # the registration names LocalSettings
+        return cls(settings)
 
     @property
     def root(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 import boto3
@@ -26,6 +27,7 @@ from botocore.exceptions import (
 from jobs.publishers.base import (
     Artifact,
     Publisher,
+    PublisherConfigError,
     PublishError,
     PublisherSettings,
     PublishResult,
@@ -64,9 +66,26 @@ class S3PublishError(PublishError):
         super().__init__("s3", f"s3://{bucket}/{key} at {endpoint}", reason)
 
 
+def aws_session(env: Mapping[str, str]) -> boto3.session.Session:
+    """A boto3 session on the standard AWS credential chain, keys and profile taken from ``env``."""
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    try:
+        if key and secret:
+            return boto3.session.Session(
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+            )
+        profile = env.get("AWS_PROFILE")
+        # Otherwise the rest of the chain: shared files, container or instance role.
+        return boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    except BotoCoreError as exc:
+        raise PublisherConfigError(f"s3: cannot set up AWS credentials: {exc}") from exc
+
+
 class S3Publisher(Publisher):
     name: ClassVar[str] = "s3"
-    settings_model: ClassVar[type[PublisherSettings]] = S3Settings
+    order: ClassVar[int] = 20  # before email, whose download links point here
 
     def __init__(self, settings: S3Settings, *, session: boto3.session.Session | None = None):
         """``session`` defaults to a fresh one, i.e. the standard AWS credential chain."""
@@ -88,6 +107,17 @@ class S3Publisher(Publisher):
         self.client: S3Client = session.client(
             "s3", endpoint_url=settings.endpoint_url, config=config
         )
+
+    @classmethod
+    def build(
+        cls,
+        settings: PublisherSettings,
+        *,
+        env: Mapping[str, str],
+        built: Mapping[str, Publisher],
+    ) -> S3Publisher:
+        assert isinstance(settings, S3Settings)  # the registration names S3Settings
+        return cls(settings, session=aws_session(env))
 
     @property
     def endpoint(self) -> str:

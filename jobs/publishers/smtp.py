@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
 from tenacity import (
     RetryCallState,
@@ -36,6 +36,8 @@ from tenacity import (
 from jobs.publishers.base import (
     Artifact,
     EmailUnconfirmedError,
+    HandOver,
+    OncePublisher,
     Publisher,
     PublisherConfigError,
     PublishError,
@@ -51,16 +53,6 @@ if TYPE_CHECKING:
 # Given (artifact, expires_seconds), return a download URL; S3Publisher provides one:
 # ``lambda artifact, seconds: s3.presigned_url(artifact.key, seconds)``.
 LinkProvider = Callable[[Artifact, int], str]
-
-
-class HandOver(Protocol):
-    """Told when a message's content is about to go to the server, and of a refusal after it."""
-
-    def begin(self, message_id: str) -> None:
-        """The content goes out next; raising here stops the attempt before it does."""
-
-    def refused(self) -> None:
-        """The server answered the content with a refusal: the message was not taken."""
 
 
 class _NoGate:
@@ -124,9 +116,9 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError | socket.gaierror)
 
 
-class EmailPublisher(Publisher):
+class EmailPublisher(OncePublisher):
     name: ClassVar[str] = "email"
-    settings_model: ClassVar[type[PublisherSettings]] = EmailSettings
+    order: ClassVar[int] = 30
 
     def __init__(
         self,
@@ -158,6 +150,30 @@ class EmailPublisher(Publisher):
                     else f"email: the environment variables named by {named} are not set"
                 )
             self._login = (env[settings.username_env], env[settings.password_env])
+
+    @classmethod
+    def build(
+        cls,
+        settings: PublisherSettings,
+        *,
+        env: Mapping[str, str],
+        built: Mapping[str, Publisher],
+    ) -> EmailPublisher:
+        assert isinstance(settings, EmailSettings)  # the registration names EmailSettings
+        links: LinkProvider | None = None
+        storage = built.get("s3")
+        if storage is not None:
+            # A report too large to attach is linked to the copy S3 holds (it comes first).
+            from jobs.publishers.s3 import S3Publisher
+
+            assert isinstance(storage, S3Publisher)
+            s3 = storage
+
+            def presigned(artifact: Artifact, seconds: int) -> str:
+                return s3.presigned_url(artifact.key, seconds)
+
+            links = presigned
+        return cls(settings, env=env, link_provider=links)
 
     @property
     def server(self) -> str:

@@ -27,7 +27,7 @@ from jobs.errors import CapplanError
 from jobs.periods import ReportPeriod, parse_period
 from jobs.publishers import Artifact, PublishResult, ReportDelivery
 from jobs.publishers.base import PDF_CONTENT_TYPE
-from jobs.publishers.setup import local_publisher
+from jobs.publishers.local import LocalPublisher
 from jobs.store import schema  # noqa: F401  (registers the tables)
 
 MANIFEST_NAME = "manifest.json"
@@ -190,6 +190,11 @@ def bundle_report(
         config_hash=config.fingerprint(),
         data_watermark=data_watermark(engine, report.period.end),
     )
+
+
+def local_publisher(config: Config) -> LocalPublisher:
+    """The ``publish.local`` publisher; reports are staged there even when it is no target."""
+    return LocalPublisher(config.publish.local)
 
 
 def stage_bundle(config: Config, bundle: ReportBundle) -> list[PublishResult]:

@@ -37,7 +37,7 @@ from jobs.publishers.delivery import (
 )
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
-from tests.publish_support import publish_section
+from tests.publish_support import publish_section, s3_prefix
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -86,8 +86,7 @@ def engine(database_url: str) -> Engine:
 
 
 def object_key(config: Config, name: str, period: ReportPeriod = PERIOD) -> str:
-    assert config.publish.s3 is not None
-    return f"{config.publish.s3.prefix}/{period.kind}/{period.label}/{name}"
+    return f"{s3_prefix(config)}/{period.kind}/{period.label}/{name}"
 
 
 def attachments(server: SmtpServer) -> list[list[tuple[str | None, bytes]]]:

@@ -30,7 +30,7 @@ from jobs.periods import ReportPeriod
 from jobs.publishers.delivery import ReportBuilder
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
-from tests.publish_support import publish_section
+from tests.publish_support import publish_section, s3_prefix
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -110,8 +110,7 @@ def test_month_end_uploads_and_emails_once(
 
     local_pdf = (tmp_path / "out" / "monthly" / "2026-10" / PDF_NAME).read_bytes()
     assert local_pdf.startswith(b"%PDF-")
-    assert config.publish.s3 is not None
-    key = f"{config.publish.s3.prefix}/monthly/2026-10/{PDF_NAME}"
+    key = f"{s3_prefix(config)}/monthly/2026-10/{PDF_NAME}"
     stored = s3_env.client().get_object(Bucket=s3_env.bucket, Key=key)
     assert stored["Body"].read() == local_pdf
     assert stored["ContentType"] == "application/pdf"
@@ -120,9 +119,7 @@ def test_month_end_uploads_and_emails_once(
     assert metadata["config-hash"] == config.fingerprint()
     assert metadata["generated-at"] == "2026-11-01T06:00:00Z"
     assert metadata["data-watermark"] == "2026-10-31T23:55:00Z"
-    listed = s3_env.client().list_objects_v2(
-        Bucket=s3_env.bucket, Prefix=f"{config.publish.s3.prefix}/"
-    )
+    listed = s3_env.client().list_objects_v2(Bucket=s3_env.bucket, Prefix=f"{s3_prefix(config)}/")
     assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]) == [
         PDF_NAME,
         "manifest.json",
