@@ -288,6 +288,7 @@ class PublishConfig(StrictModel):
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     targets: list[PublishTarget] = Field(default_factory=lambda: ["local"])
+    # A field of its own, with a default: reports are staged there even when it is no target.
     local: LocalSettings = LocalSettings(directory=Path("out"))
     prometheus: PrometheusExport | None = None
 
