@@ -26,18 +26,18 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class ForecastScenario:
     """A growth scenario; ``annual_growth=None`` is the organic (fitted trend) forecast."""
 
     name: str
     annual_growth: float | None
 
 
-DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("organic", None),
-    Scenario("conservative", 0.2),
-    Scenario("moderate", 0.5),
-    Scenario("aggressive", 1.0),
+DEFAULT_SCENARIOS: tuple[ForecastScenario, ...] = (
+    ForecastScenario("organic", None),
+    ForecastScenario("conservative", 0.2),
+    ForecastScenario("moderate", 0.5),
+    ForecastScenario("aggressive", 1.0),
 )
 
 

@@ -49,9 +49,9 @@ from forecasting.planning.costs import Allocation, CostModel, money, monthly_cos
 from forecasting.planning.growth import (
     DAYS_PER_YEAR,
     DEFAULT_GROWTH,
-    Baseline,
+    GrowthBaseline,
+    GrowthScenario,
     GrowthSettings,
-    Scenario,
     growth_factor,
     project_scenario,
 )
@@ -167,7 +167,7 @@ class Budget:
     year: int
     as_of: dt.date
     currency: str
-    scenarios: tuple[Scenario, ...]
+    scenarios: tuple[GrowthScenario, ...]
     rows: tuple[BudgetRow, ...]
     totals: tuple[BudgetTotal, ...]
 
@@ -319,7 +319,7 @@ class ScenarioPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    baseline: Baseline
+    baseline: GrowthBaseline
     currency: str
     scenarios: tuple[ScenarioPlan, ...]
 

@@ -27,7 +27,7 @@ METRICS: tuple[Metric, ...] = ("users", "agents", "requests_per_second")
 
 
 @dataclass(frozen=True)
-class Scenario:
+class GrowthScenario:
     name: str
     annual_growth: float
 
@@ -38,15 +38,15 @@ class Scenario:
             )
 
 
-RUNBOOK_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("conservative", 0.2),
-    Scenario("moderate", 0.5),
-    Scenario("aggressive", 1.0),
+RUNBOOK_SCENARIOS: tuple[GrowthScenario, ...] = (
+    GrowthScenario("conservative", 0.2),
+    GrowthScenario("moderate", 0.5),
+    GrowthScenario("aggressive", 1.0),
 )
 
 
 @dataclass(frozen=True)
-class Baseline:
+class GrowthBaseline:
     users: float = 50
     agents: float = 500
     requests_per_second: float = 100
@@ -60,8 +60,8 @@ class Baseline:
 
 @dataclass(frozen=True)
 class GrowthSettings:
-    baseline: Baseline = Baseline()
-    scenarios: tuple[Scenario, ...] = RUNBOOK_SCENARIOS
+    baseline: GrowthBaseline = GrowthBaseline()
+    scenarios: tuple[GrowthScenario, ...] = RUNBOOK_SCENARIOS
     horizon_years: int = 3
 
     def __post_init__(self) -> None:
@@ -73,7 +73,7 @@ class GrowthSettings:
         if len(set(names)) != len(names):
             raise CapacityInputError("scenarios", f"duplicate scenario names in {names}")
 
-    def scenario(self, name: str) -> Scenario:
+    def scenario(self, name: str) -> GrowthScenario:
         for candidate in self.scenarios:
             if candidate.name == name:
                 return candidate
@@ -109,12 +109,12 @@ class YearProjection:
 
 @dataclass(frozen=True)
 class ScenarioProjection:
-    scenario: Scenario
+    scenario: GrowthScenario
     years: tuple[YearProjection, ...]
 
 
 def project_scenario(
-    scenario: Scenario, baseline: Baseline = Baseline(), horizon_years: int = 3
+    scenario: GrowthScenario, baseline: GrowthBaseline = GrowthBaseline(), horizon_years: int = 3
 ) -> ScenarioProjection:
     """Years 1..horizon of one scenario (year 0 is the baseline itself)."""
     g = scenario.annual_growth
@@ -180,8 +180,8 @@ class Discrepancy:
 
 def runbook_discrepancies(
     printed: Mapping[str, Mapping[int, Mapping[Metric, int]]] = RUNBOOK_PRINTED_TABLES,
-    baseline: Baseline = Baseline(),
-    scenarios: Sequence[Scenario] = RUNBOOK_SCENARIOS,
+    baseline: GrowthBaseline = GrowthBaseline(),
+    scenarios: Sequence[GrowthScenario] = RUNBOOK_SCENARIOS,
 ) -> tuple[Discrepancy, ...]:
     """Every printed cell that contradicts the runbook's own rule, in table order."""
     by_name = {s.name: s for s in scenarios}

@@ -122,12 +122,12 @@ class ScaleDownTrigger(StrictModel):
     for_minutes: WindowMinutes = 0
 
 
-class GrowthAlert(StrictModel):
+class GrowthAlertConfig(StrictModel):
     increase_percent: Positive = 20.0
     window_days: Annotated[int, Field(ge=1, le=366)] = 7
 
 
-class Baseline(StrictModel):
+class BaselineConfig(StrictModel):
     users: Positive
     agents: Positive
     requests_per_second: Positive
@@ -289,11 +289,11 @@ class Config(StrictModel):
     metrics: Annotated[dict[str, MetricConfig], Field(min_length=1)]
     thresholds: dict[str, ThresholdPair]
     scale_down: dict[str, ScaleDownTrigger] = Field(default_factory=dict)
-    growth_alert: GrowthAlert = GrowthAlert()
+    growth_alert: GrowthAlertConfig = GrowthAlertConfig()
     scenarios: Annotated[
         dict[str, Annotated[float, Field(gt=-1, le=MAX_GROWTH)]], Field(min_length=1)
     ]
-    baseline: Baseline
+    baseline: BaselineConfig
     formulas: Formulas = Formulas()
     costs: Costs
     rightsizing: RightSizing = RightSizing()

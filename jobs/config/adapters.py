@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from forecasting.planning.capacity import CapacitySettings
 from forecasting.planning.costs import Allocation, CostModel
-from forecasting.planning.growth import Baseline, GrowthSettings, Scenario
+from forecasting.planning.growth import GrowthBaseline, GrowthScenario, GrowthSettings
 from forecasting.rightsizing.fleet import RightsizingSettings
 from jobs.config import Config
 
@@ -29,8 +29,8 @@ def capacity_settings(config: Config) -> CapacitySettings:
 def growth_settings(config: Config) -> GrowthSettings:
     b = config.baseline
     return GrowthSettings(
-        baseline=Baseline(b.users, b.agents, b.requests_per_second),
-        scenarios=tuple(Scenario(name, g) for name, g in config.scenarios.items()),
+        baseline=GrowthBaseline(b.users, b.agents, b.requests_per_second),
+        scenarios=tuple(GrowthScenario(name, g) for name, g in config.scenarios.items()),
         horizon_years=config.forecast.horizon_years,
     )
 

@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from forecasting.engine import forecast_series
-from forecasting.types import DEFAULT_SCENARIOS, Scenario, Threshold
+from forecasting.types import DEFAULT_SCENARIOS, ForecastScenario, Threshold
 from tests.forecasting.helpers import AS_OF, daily, flat
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
 
-ORGANIC = [Scenario("organic", None)]
+ORGANIC = [ForecastScenario("organic", None)]
 
 
 def test_organic_linear_trend_crosses_near_truth() -> None:

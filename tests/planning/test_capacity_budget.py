@@ -7,7 +7,7 @@ import pytest
 from forecasting.planning.budget import Load, budget, plan, quarter_end, sized_allocation
 from forecasting.planning.capacity import CapacityInputError
 from forecasting.planning.costs import Allocation, CostModel, monthly_cost
-from forecasting.planning.growth import GrowthSettings, Scenario
+from forecasting.planning.growth import GrowthScenario, GrowthSettings
 
 PRICES = CostModel(30.0, 4.0, 0.10)
 RUNBOOK = {
@@ -92,7 +92,7 @@ def test_budget_orders_scenarios_by_cost() -> None:
 
 
 def test_backend_instances_in_budget_follow_the_formula() -> None:
-    growth = GrowthSettings(scenarios=(Scenario("flat", 0.0),))
+    growth = GrowthSettings(scenarios=(GrowthScenario("flat", 0.0),))
     result = budget(2027, TODAY, RUNBOOK, PRICES, growth)
     backend = [r for r in result.rows if r.service == "backend"]
     # 100 RPS: ceil(100/50) = 2, + ceil(0.4) = 1

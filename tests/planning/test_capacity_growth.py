@@ -6,10 +6,10 @@ from forecasting.planning.capacity import CapacityInputError
 from forecasting.planning.growth import (
     RUNBOOK_PRINTED_TABLES,
     RUNBOOK_SCENARIOS,
-    Baseline,
     Discrepancy,
+    GrowthBaseline,
+    GrowthScenario,
     GrowthSettings,
-    Scenario,
     growth_factor,
     project_all,
     project_scenario,
@@ -30,7 +30,7 @@ def test_projections_follow_the_rule_round_half_up() -> None:
 
 
 def test_half_values_round_up() -> None:
-    moderate = project_scenario(Scenario("moderate", 0.5))
+    moderate = project_scenario(GrowthScenario("moderate", 0.5))
     assert moderate.years[1].users == 113  # 112.5
     assert moderate.years[2].agents == 1688  # 1687.5
     assert moderate.years[2].requests_per_second == 338  # 337.5
@@ -67,9 +67,9 @@ def test_growth_factor_fractional_years() -> None:
 
 def test_settings_validation_names_fields() -> None:
     with pytest.raises(CapacityInputError, match=r"scenarios\.shrink"):
-        Scenario("shrink", -1.0)
+        GrowthScenario("shrink", -1.0)
     with pytest.raises(CapacityInputError, match=r"baseline\.users"):
-        Baseline(users=-5)
+        GrowthBaseline(users=-5)
     with pytest.raises(CapacityInputError, match="horizon_years"):
         GrowthSettings(horizon_years=0)
     with pytest.raises(CapacityInputError, match="growth_scenario"):
