@@ -33,12 +33,8 @@ class ForecastScenario:
     annual_growth: float | None
 
 
-DEFAULT_SCENARIOS: tuple[ForecastScenario, ...] = (
-    ForecastScenario("organic", None),
-    ForecastScenario("conservative", 0.2),
-    ForecastScenario("moderate", 0.5),
-    ForecastScenario("aggressive", 1.0),
-)
+#: The forecast of the fitted trend itself, next to the configured growth scenarios.
+ORGANIC = ForecastScenario("organic", None)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from decimal import Decimal
 from typing import Any
 
 from forecasting.planning.capacity import (
-    DEFAULT_CAPACITY,
     DEFAULT_ROLES,
     CapacityInputError,
     CapacitySettings,
@@ -48,7 +47,6 @@ from forecasting.planning.capacity import (
 from forecasting.planning.costs import Allocation, CostModel, money, monthly_cost_exact
 from forecasting.planning.growth import (
     DAYS_PER_YEAR,
-    DEFAULT_GROWTH,
     GrowthBaseline,
     GrowthScenario,
     GrowthSettings,
@@ -85,7 +83,7 @@ def sized_allocation(
     as_of: Allocation,
     factor: float,
     load: Load,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Allocation:
     """The allocation ``service`` needs when load is ``factor`` times the as-of load.
@@ -204,8 +202,8 @@ def budget(
     today: dt.date,
     allocations: Mapping[str, Allocation],
     costs: CostModel,
-    growth: GrowthSettings = DEFAULT_GROWTH,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    growth: GrowthSettings,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Budget:
     """Per scenario, service and quarter of ``year``: what is needed and what it costs.
@@ -361,8 +359,8 @@ class Plan:
 def plan(
     allocations: Mapping[str, Allocation],
     costs: CostModel,
-    growth: GrowthSettings = DEFAULT_GROWTH,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    growth: GrowthSettings,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Plan:
     """Year-by-year projections per scenario and what they need.
