@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from forecasting.aggregation import sustained_peak
 from forecasting.engine import forecast_series
 from forecasting.model import Prophet
-from forecasting.types import DEFAULT_SCENARIOS, SeriesForecast, Threshold
+from forecasting.types import SeriesForecast, Threshold
+from jobs.config import runbook_config
+from jobs.config.adapters import forecast_scenarios
 
 HOLDOUT = pd.Timedelta(days=90)
 CPU = (Threshold("warning", 70.0, 10), Threshold("critical", 85.0, 5))
@@ -61,7 +63,7 @@ def ours(raw: pd.Series, as_of: pd.Timestamp, thresholds: list[Threshold]) -> li
         fc = forecast_series(
             peak,
             thresholds=ths,
-            scenarios=DEFAULT_SCENARIOS,
+            scenarios=forecast_scenarios(runbook_config()),
             as_of=as_of.to_pydatetime(),
             settings=settings,
         )

@@ -23,7 +23,7 @@ from forecasting.core import level_window_steps
 from forecasting.engine import forecast_series
 from forecasting.errors import ForecastInputError
 from forecasting.prepare import MIN_POINTS, prepare
-from forecasting.types import Scenario, Threshold
+from forecasting.types import ForecastScenario, Threshold
 
 METHODS = ("capplan", "predict_linear", "prophet_default")
 
@@ -78,7 +78,7 @@ def backtest_series(
             fc = forecast_series(
                 series[series.index < as_of],
                 thresholds=[Threshold(f"q{i}", t, 0) for i, t in enumerate(thresholds)],
-                scenarios=[Scenario("organic", None)],
+                scenarios=[ForecastScenario("organic", None)],
                 as_of=as_of.to_pydatetime(),
                 horizon_days=horizon,
                 kind=kind,

@@ -26,8 +26,8 @@ from forecasting.types import (
     Crossing,
     EnsembleOptions,
     ForecastCurve,
+    ForecastScenario,
     ModelSettings,
-    Scenario,
     SeriesForecast,
     Threshold,
 )
@@ -38,7 +38,7 @@ def forecast_series(
     history: pd.Series,
     *,
     thresholds: Sequence[Threshold],
-    scenarios: Sequence[Scenario],
+    scenarios: Sequence[ForecastScenario],
     as_of: datetime,
     horizon_days: int = 1095,
     kind: Literal["load", "cumulative"] = "load",
@@ -196,7 +196,7 @@ def _median_of(
 def _crossing(
     pc: PeriodCrossing,
     th: Threshold,
-    sc: Scenario,
+    sc: ForecastScenario,
     current: float,
     days: list[date],
     as_of_day: date,

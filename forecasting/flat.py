@@ -18,8 +18,8 @@ from forecasting.prepare import Prepared
 from forecasting.types import (
     Crossing,
     ForecastCurve,
+    ForecastScenario,
     ModelSettings,
-    Scenario,
     SeriesForecast,
     Threshold,
 )
@@ -39,7 +39,7 @@ def _days_to_cross(level: float, threshold: float, growth: float | None) -> int 
 def flat_forecast(
     prep: Prepared,
     thresholds: Sequence[Threshold],
-    scenarios: Sequence[Scenario],
+    scenarios: Sequence[ForecastScenario],
     horizon_days: int,
     kind: Literal["load", "cumulative"],
     bounds: tuple[float, float] | None,
@@ -80,7 +80,7 @@ def flat_forecast(
 def _crossing(
     level: float,
     threshold: Threshold,
-    scenario: Scenario,
+    scenario: ForecastScenario,
     growth: float | None,
     as_of_day: date,
     horizon_end: date,

@@ -26,19 +26,15 @@ class Threshold:
 
 
 @dataclass(frozen=True)
-class Scenario:
+class ForecastScenario:
     """A growth scenario; ``annual_growth=None`` is the organic (fitted trend) forecast."""
 
     name: str
     annual_growth: float | None
 
 
-DEFAULT_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("organic", None),
-    Scenario("conservative", 0.2),
-    Scenario("moderate", 0.5),
-    Scenario("aggressive", 1.0),
-)
+#: The forecast of the fitted trend itself, next to the configured growth scenarios.
+ORGANIC = ForecastScenario("organic", None)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,12 @@ class NoDataError(CapplanError):
     exit_code = 2
 
 
+class PeriodError(CapplanError):
+    """A ``--period`` that cannot be read, or has not ended yet."""
+
+    exit_code = 2
+
+
 class StoreError(CapplanError):
     pass
 

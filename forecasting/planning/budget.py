@@ -34,7 +34,6 @@ from decimal import Decimal
 from typing import Any
 
 from forecasting.planning.capacity import (
-    DEFAULT_CAPACITY,
     DEFAULT_ROLES,
     CapacityInputError,
     CapacitySettings,
@@ -48,10 +47,9 @@ from forecasting.planning.capacity import (
 from forecasting.planning.costs import Allocation, CostModel, money, monthly_cost_exact
 from forecasting.planning.growth import (
     DAYS_PER_YEAR,
-    DEFAULT_GROWTH,
-    Baseline,
+    GrowthBaseline,
+    GrowthScenario,
     GrowthSettings,
-    Scenario,
     growth_factor,
     project_scenario,
 )
@@ -85,7 +83,7 @@ def sized_allocation(
     as_of: Allocation,
     factor: float,
     load: Load,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Allocation:
     """The allocation ``service`` needs when load is ``factor`` times the as-of load.
@@ -167,7 +165,7 @@ class Budget:
     year: int
     as_of: dt.date
     currency: str
-    scenarios: tuple[Scenario, ...]
+    scenarios: tuple[GrowthScenario, ...]
     rows: tuple[BudgetRow, ...]
     totals: tuple[BudgetTotal, ...]
 
@@ -204,8 +202,8 @@ def budget(
     today: dt.date,
     allocations: Mapping[str, Allocation],
     costs: CostModel,
-    growth: GrowthSettings = DEFAULT_GROWTH,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    growth: GrowthSettings,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Budget:
     """Per scenario, service and quarter of ``year``: what is needed and what it costs.
@@ -319,7 +317,7 @@ class ScenarioPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    baseline: Baseline
+    baseline: GrowthBaseline
     currency: str
     scenarios: tuple[ScenarioPlan, ...]
 
@@ -361,8 +359,8 @@ class Plan:
 def plan(
     allocations: Mapping[str, Allocation],
     costs: CostModel,
-    growth: GrowthSettings = DEFAULT_GROWTH,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    growth: GrowthSettings,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
 ) -> Plan:
     """Year-by-year projections per scenario and what they need.

@@ -59,49 +59,29 @@ def ceil_to_step(value: float, step: float) -> float:
     return float(exact.to_integral_value(rounding=ROUND_CEILING) * to_decimal(step))
 
 
-def _require_finite(field: str, value: float, *, positive: bool = False) -> None:
+def _require_load(field: str, value: float) -> None:
     if not math.isfinite(value):
         raise CapacityInputError(field, f"must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise CapacityInputError(field, f"must be greater than 0, got {value!r}")
-    if not positive and value < 0:
+    if value < 0:
         raise CapacityInputError(field, f"must not be negative, got {value!r}")
 
 
 @dataclass(frozen=True)
 class CapacitySettings:
-    """Parameters of the runbook's formulas; the defaults are the runbook's numbers."""
+    """Parameters of the runbook's formulas (``formulas.*`` of the configuration,
+    which validates them and holds the runbook's numbers)."""
 
-    rps_per_instance: float = 50.0
-    instance_buffer: float = 0.2
-    storage_mb_per_agent: float = 1.0
-    memory_mb_per_agent: float = 2.0
-    min_memory_gb: float = 4.0
-    connections_per_agent: float = 0.1
-    min_connections: float = 20.0
-    database_growth_factor: float = 1.5
-    session_size_kb: float = 100.0
-    redis_buffer: float = 1.5
-    min_redis_memory_gb: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in (
-            "rps_per_instance",
-            "storage_mb_per_agent",
-            "memory_mb_per_agent",
-            "min_memory_gb",
-            "connections_per_agent",
-            "min_connections",
-            "database_growth_factor",
-            "session_size_kb",
-            "redis_buffer",
-            "min_redis_memory_gb",
-        ):
-            _require_finite(name, getattr(self, name), positive=True)
-        _require_finite("instance_buffer", self.instance_buffer)
-
-
-DEFAULT_CAPACITY = CapacitySettings()
+    rps_per_instance: float
+    instance_buffer: float
+    storage_mb_per_agent: float
+    memory_mb_per_agent: float
+    min_memory_gb: float
+    connections_per_agent: float
+    min_connections: float
+    database_growth_factor: float
+    session_size_kb: float
+    redis_buffer: float
+    min_redis_memory_gb: float
 
 
 @dataclass(frozen=True)
@@ -111,12 +91,12 @@ class DatabaseRequirements:
     max_connections: int
 
 
-def backend_instances(rps: float, settings: CapacitySettings = DEFAULT_CAPACITY) -> int:
+def backend_instances(rps: float, settings: CapacitySettings) -> int:
     """Instances for ``rps`` requests per second: ceil(rps / per-instance) plus a ceil'd buffer.
 
     300 RPS at 50 per instance: 6 + ceil(0.2 * 6) = 6 + 2 = 8.
     """
-    _require_finite("requests_per_second", rps)
+    _require_load("requests_per_second", rps)
     base = (to_decimal(rps) / to_decimal(settings.rps_per_instance)).to_integral_value(
         rounding=ROUND_CEILING
     )
@@ -124,15 +104,13 @@ def backend_instances(rps: float, settings: CapacitySettings = DEFAULT_CAPACITY)
     return int(base + buffer)
 
 
-def database(
-    num_agents: float, settings: CapacitySettings = DEFAULT_CAPACITY
-) -> DatabaseRequirements:
+def database(num_agents: float, settings: CapacitySettings) -> DatabaseRequirements:
     """Database storage, memory and connection needs for ``num_agents`` agents.
 
     2000 agents: storage 2.0 * 1.5 = 3.0 GB, memory max(4, 4.0) * 1.5 = 6.0 GB,
     connections int(max(20, 200) * 1.5) = 300.
     """
-    _require_finite("agents", num_agents)
+    _require_load("agents", num_agents)
     agents = to_decimal(num_agents)
     factor = to_decimal(settings.database_growth_factor)
     storage = agents * to_decimal(settings.storage_mb_per_agent) / 1000
@@ -150,14 +128,12 @@ def database(
     )
 
 
-def redis_memory_gb(
-    concurrent_users: float, settings: CapacitySettings = DEFAULT_CAPACITY
-) -> float:
+def redis_memory_gb(concurrent_users: float, settings: CapacitySettings) -> float:
     """Redis memory for ``concurrent_users`` peak users: sessions plus a 50% cache buffer.
 
     200 users: 200 * 100 / 1024 * 1.5 / 1024 = 0.0286 GB, raised to the 1 GB minimum.
     """
-    _require_finite("concurrent_users", concurrent_users)
+    _require_load("concurrent_users", concurrent_users)
     sessions_mb = to_decimal(concurrent_users) * to_decimal(settings.session_size_kb) / 1024
     total_gb = sessions_mb * to_decimal(settings.redis_buffer) / 1024
     return float(max(to_decimal(settings.min_redis_memory_gb), total_gb))

@@ -26,22 +26,12 @@ def money(value: float | Decimal) -> float:
 
 @dataclass(frozen=True)
 class CostModel:
+    """Prices per month (``costs.*`` of the configuration, which validates them)."""
+
     price_per_core_month: float
     price_per_gb_memory_month: float
     price_per_gb_storage_month: float
-    currency: str = "USD"
-
-    def __post_init__(self) -> None:
-        for name in (
-            "price_per_core_month",
-            "price_per_gb_memory_month",
-            "price_per_gb_storage_month",
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise CapacityInputError(f"costs.{name}", f"must be a number, got {value!r}")
-            if not math.isfinite(value) or value <= 0:
-                raise CapacityInputError(f"costs.{name}", f"must be greater than 0, got {value!r}")
+    currency: str
 
     def unit_price(self, resource: Literal["cpu", "memory", "storage"]) -> float:
         return {

@@ -9,8 +9,7 @@ values.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
@@ -27,61 +26,36 @@ METRICS: tuple[Metric, ...] = ("users", "agents", "requests_per_second")
 
 
 @dataclass(frozen=True)
-class Scenario:
+class GrowthScenario:
+    """A named annual growth rate (``scenarios.*`` of the configuration)."""
+
     name: str
     annual_growth: float
 
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.annual_growth) or self.annual_growth <= -1:
-            raise CapacityInputError(
-                f"scenarios.{self.name}", f"annual growth must be > -1, got {self.annual_growth!r}"
-            )
-
-
-RUNBOOK_SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("conservative", 0.2),
-    Scenario("moderate", 0.5),
-    Scenario("aggressive", 1.0),
-)
-
 
 @dataclass(frozen=True)
-class Baseline:
-    users: float = 50
-    agents: float = 500
-    requests_per_second: float = 100
+class GrowthBaseline:
+    """Today's load that growth is applied to (``baseline`` of the configuration)."""
 
-    def __post_init__(self) -> None:
-        for name in METRICS:
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise CapacityInputError(f"baseline.{name}", f"must be >= 0, got {value!r}")
+    users: float
+    agents: float
+    requests_per_second: float
 
 
 @dataclass(frozen=True)
 class GrowthSettings:
-    baseline: Baseline = Baseline()
-    scenarios: tuple[Scenario, ...] = RUNBOOK_SCENARIOS
-    horizon_years: int = 3
+    """Baseline, scenarios and horizon, as the configuration validated them."""
 
-    def __post_init__(self) -> None:
-        if self.horizon_years < 1:
-            raise CapacityInputError("horizon_years", f"must be >= 1, got {self.horizon_years}")
-        if not self.scenarios:
-            raise CapacityInputError("scenarios", "at least one scenario is needed")
-        names = [s.name for s in self.scenarios]
-        if len(set(names)) != len(names):
-            raise CapacityInputError("scenarios", f"duplicate scenario names in {names}")
+    baseline: GrowthBaseline
+    scenarios: tuple[GrowthScenario, ...]
+    horizon_years: int
 
-    def scenario(self, name: str) -> Scenario:
+    def scenario(self, name: str) -> GrowthScenario:
         for candidate in self.scenarios:
             if candidate.name == name:
                 return candidate
         known = ", ".join(s.name for s in self.scenarios)
         raise CapacityInputError("growth_scenario", f"unknown scenario {name!r} (known: {known})")
-
-
-DEFAULT_GROWTH = GrowthSettings()
 
 
 def growth_factor(annual_growth: float, years: float) -> float:
@@ -109,12 +83,12 @@ class YearProjection:
 
 @dataclass(frozen=True)
 class ScenarioProjection:
-    scenario: Scenario
+    scenario: GrowthScenario
     years: tuple[YearProjection, ...]
 
 
 def project_scenario(
-    scenario: Scenario, baseline: Baseline = Baseline(), horizon_years: int = 3
+    scenario: GrowthScenario, baseline: GrowthBaseline, horizon_years: int
 ) -> ScenarioProjection:
     """Years 1..horizon of one scenario (year 0 is the baseline itself)."""
     g = scenario.annual_growth
@@ -132,7 +106,7 @@ def project_scenario(
     )
 
 
-def project_all(settings: GrowthSettings = GrowthSettings()) -> tuple[ScenarioProjection, ...]:
+def project_all(settings: GrowthSettings) -> tuple[ScenarioProjection, ...]:
     return tuple(
         project_scenario(s, settings.baseline, settings.horizon_years) for s in settings.scenarios
     )
@@ -179,12 +153,16 @@ class Discrepancy:
 
 
 def runbook_discrepancies(
+    runbook: GrowthSettings,
     printed: Mapping[str, Mapping[int, Mapping[Metric, int]]] = RUNBOOK_PRINTED_TABLES,
-    baseline: Baseline = Baseline(),
-    scenarios: Sequence[Scenario] = RUNBOOK_SCENARIOS,
 ) -> tuple[Discrepancy, ...]:
-    """Every printed cell that contradicts the runbook's own rule, in table order."""
-    by_name = {s.name: s for s in scenarios}
+    """Every printed cell that contradicts the runbook's own rule, in table order.
+
+    ``runbook`` is the runbook's own baseline and scenarios, which the printed
+    tables were computed from.
+    """
+    baseline = runbook.baseline
+    by_name = {s.name: s for s in runbook.scenarios}
     found: list[Discrepancy] = []
     for name, table in printed.items():
         if name not in by_name:

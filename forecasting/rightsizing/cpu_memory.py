@@ -17,7 +17,7 @@ from forecasting.planning.capacity import CapacityInputError, ceil_to_step
 from forecasting.planning.costs import Allocation, CostModel
 from forecasting.planning.human import human_number
 from forecasting.rightsizing.recommendation import Action, Evidence, Recommendation, change_cost
-from forecasting.rightsizing.settings import DEFAULT_RIGHTSIZING, RightsizingSettings
+from forecasting.rightsizing.settings import RightsizingSettings
 from forecasting.rightsizing.usage_stats import BYTES_PER_GB, sizing_window, usage_percentiles
 from forecasting.rightsizing.vpa import vpa_estimate
 
@@ -169,7 +169,7 @@ def rightsize_cpu(
     allocation: Allocation,
     costs: CostModel,
     as_of: pd.Timestamp,
-    settings: RightsizingSettings = DEFAULT_RIGHTSIZING,
+    settings: RightsizingSettings,
 ) -> Recommendation:
     """CPU cores per replica for ``service`` from its per-replica usage in cores."""
     window = sizing_window(cpu_cores, as_of, settings, f"usage.{service}.cpu_cores")
@@ -183,7 +183,7 @@ def rightsize_memory(
     allocation: Allocation,
     costs: CostModel,
     as_of: pd.Timestamp,
-    settings: RightsizingSettings = DEFAULT_RIGHTSIZING,
+    settings: RightsizingSettings,
     *,
     formula_floor_gb: float = 0.0,
     formula_note: str = "the runbook formula",

@@ -51,7 +51,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from forecasting.planning.capacity import (
-    DEFAULT_CAPACITY,
     DEFAULT_ROLES,
     CapacityInputError,
     CapacitySettings,
@@ -70,7 +69,7 @@ from forecasting.rightsizing.recommendation import (
     Unit,
 )
 from forecasting.rightsizing.replicas_storage import rightsize_database_storage, rightsize_replicas
-from forecasting.rightsizing.settings import DEFAULT_RIGHTSIZING, RightsizingSettings
+from forecasting.rightsizing.settings import RightsizingSettings
 from forecasting.rightsizing.usage_stats import (
     BYTES_PER_GB,
     UsagePercentiles,
@@ -132,9 +131,9 @@ def rightsize(
     allocations: Mapping[str, Allocation],
     costs: CostModel,
     as_of: pd.Timestamp,
-    settings: RightsizingSettings = DEFAULT_RIGHTSIZING,
+    settings: RightsizingSettings,
     *,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    capacity: CapacitySettings,
     roles: ServiceRoles = DEFAULT_ROLES,
     demand: FormulaDemand = FormulaDemand(),
 ) -> tuple[Recommendation, ...]:

@@ -12,7 +12,6 @@ import math
 import pandas as pd
 
 from forecasting.planning.capacity import (
-    DEFAULT_CAPACITY,
     CapacitySettings,
     backend_instances,
     ceil_to_step,
@@ -21,7 +20,7 @@ from forecasting.planning.capacity import (
 from forecasting.planning.costs import Allocation, CostModel
 from forecasting.planning.human import human_number
 from forecasting.rightsizing.recommendation import Action, Recommendation, change_cost
-from forecasting.rightsizing.settings import DEFAULT_RIGHTSIZING, RightsizingSettings
+from forecasting.rightsizing.settings import RightsizingSettings
 from forecasting.rightsizing.usage_stats import sizing_window
 
 
@@ -31,8 +30,8 @@ def rightsize_replicas(
     allocation: Allocation,
     costs: CostModel,
     as_of: pd.Timestamp,
-    settings: RightsizingSettings = DEFAULT_RIGHTSIZING,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    settings: RightsizingSettings,
+    capacity: CapacitySettings,
 ) -> Recommendation:
     """Replica count from the runbook's backend formula on p95 RPS grown to the next review."""
     field = f"usage.{service}.requests_per_second"
@@ -66,7 +65,7 @@ def rightsize_database_storage(
     agents: float,
     allocation: Allocation,
     costs: CostModel,
-    capacity: CapacitySettings = DEFAULT_CAPACITY,
+    capacity: CapacitySettings,
 ) -> Recommendation:
     """Database storage from the runbook formula; only ever an increase (volumes do not shrink)."""
     needed = database(agents, capacity).storage_gb

@@ -8,12 +8,8 @@ import click
 
 from jobs.cli.context import AppContext
 from jobs.cli.options import now_utc
-from jobs.errors import CapplanError
+from jobs.errors import PeriodError
 from jobs.periods import KINDS, last_full_period, parse_period
-
-
-class PeriodError(CapplanError):
-    exit_code = 2
 
 
 @click.command("publish")

@@ -9,11 +9,7 @@ import click
 
 from jobs.cli.context import AppContext
 from jobs.cli.options import OutputPathError, check_output_folder, now_utc
-from jobs.errors import CapplanError
-
-
-class PeriodError(CapplanError):
-    exit_code = 2
+from jobs.errors import PeriodError
 
 
 @click.command("report")

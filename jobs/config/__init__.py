@@ -52,6 +52,10 @@ MAX_WINDOW_MINUTES = 1440  # a sustained peak is a daily figure
 MAX_DAYS = 3660
 MAX_SEED = 2**32 - 1
 
+#: Right-sizing sizes CPU and memory to these metrics' warning and scale-down
+#: levels, read as percentages of the allocation.
+RIGHTSIZED_METRICS = ("cpu_percent", "memory_percent")
+
 Positive = Annotated[float, Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
 NonNegative = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
 Days = Annotated[int, Field(ge=1, le=MAX_DAYS)]
@@ -140,12 +144,12 @@ class ScaleDownTrigger(StrictModel):
     for_minutes: WindowMinutes = 0
 
 
-class GrowthAlert(StrictModel):
+class GrowthAlertConfig(StrictModel):
     increase_percent: Positive = 20.0
     window_days: Annotated[int, Field(ge=1, le=366)] = 7
 
 
-class Baseline(StrictModel):
+class BaselineConfig(StrictModel):
     users: Positive
     agents: Positive
     requests_per_second: Positive
@@ -378,11 +382,11 @@ class Config(StrictModel):
     metrics: Annotated[dict[str, MetricConfig], Field(min_length=1)]
     thresholds: dict[str, ThresholdPair]
     scale_down: dict[str, ScaleDownTrigger] = Field(default_factory=dict)
-    growth_alert: GrowthAlert = GrowthAlert()
+    growth_alert: GrowthAlertConfig = GrowthAlertConfig()
     scenarios: Annotated[
         dict[str, Annotated[float, Field(gt=-1, le=MAX_GROWTH)]], Field(min_length=1)
     ]
-    baseline: Baseline
+    baseline: BaselineConfig
     formulas: Formulas = Formulas()
     costs: Costs
     rightsizing: RightSizing = RightSizing()
@@ -408,6 +412,8 @@ class Config(StrictModel):
                 "rightsizing.growth_scenario: "
                 f"{self.rightsizing.growth_scenario!r} is not one of {sorted(self.scenarios)}"
             )
+        for metric in RIGHTSIZED_METRICS:
+            problems.extend(self._sizing_level_problems(metric))
         if self.sources.prometheus is not None:
             for metric in self.sources.prometheus.queries:
                 if metric not in self.metrics:
@@ -415,6 +421,39 @@ class Config(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _sizing_level_problems(self, metric: str) -> list[str]:
+        warning, scale_down = self.sizing_levels(metric)
+        set_here = [
+            (path, level)
+            for path, level, section in (
+                (f"thresholds.{metric}.warning.above", warning, self.thresholds),
+                (f"scale_down.{metric}.below", scale_down, self.scale_down),
+            )
+            if metric in section
+        ]
+        problems = [
+            f"{path}: must be above 0 and at most 100 (right-sizing reads it as a percentage "
+            f"of the allocation), got {level:g}"
+            for path, level in set_here
+            if not 0 < level <= 100
+        ]
+        if set_here and not problems and scale_down >= warning:
+            problems.append(
+                f"{set_here[-1][0]}: the scale-down level ({scale_down:g}) must be below the "
+                f"warning level ({warning:g}; the runbook's where only one of them is set)"
+            )
+        return problems
+
+    def sizing_levels(self, metric: str) -> tuple[float, float]:
+        """``metric``'s warning and scale-down levels in percent (the runbook's where unset)."""
+        pair = self.thresholds.get(metric)
+        down = self.scale_down.get(metric)
+        if pair is None or down is None:
+            runbook = runbook_config()
+            pair = pair or runbook.thresholds[metric]
+            down = down or runbook.scale_down[metric]
+        return pair.warning.above, down.below
 
     def fingerprint(self) -> str:
         """A short stable hash of the effective configuration (for report metadata)."""

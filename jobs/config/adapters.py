@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from forecasting.planning.capacity import CapacitySettings
 from forecasting.planning.costs import Allocation, CostModel
-from forecasting.planning.growth import Baseline, GrowthSettings, Scenario
+from forecasting.planning.growth import GrowthBaseline, GrowthScenario, GrowthSettings
 from forecasting.rightsizing.fleet import RightsizingSettings
-from jobs.config import Config
+from forecasting.types import ORGANIC, ForecastScenario
+from jobs.config import RIGHTSIZED_METRICS, Config
 
 
 def capacity_settings(config: Config) -> CapacitySettings:
@@ -29,10 +30,15 @@ def capacity_settings(config: Config) -> CapacitySettings:
 def growth_settings(config: Config) -> GrowthSettings:
     b = config.baseline
     return GrowthSettings(
-        baseline=Baseline(b.users, b.agents, b.requests_per_second),
-        scenarios=tuple(Scenario(name, g) for name, g in config.scenarios.items()),
+        baseline=GrowthBaseline(b.users, b.agents, b.requests_per_second),
+        scenarios=tuple(GrowthScenario(name, g) for name, g in config.scenarios.items()),
         horizon_years=config.forecast.horizon_years,
     )
+
+
+def forecast_scenarios(config: Config) -> tuple[ForecastScenario, ...]:
+    """The organic forecast, then every configured growth scenario."""
+    return (ORGANIC, *(ForecastScenario(name, g) for name, g in config.scenarios.items()))
 
 
 def cost_model(config: Config) -> CostModel:
@@ -60,19 +66,16 @@ def allocations(config: Config) -> dict[str, Allocation]:
 
 def rightsizing_settings(config: Config) -> RightsizingSettings:
     r = config.rightsizing
-    defaults = RightsizingSettings()
-
-    cpu = config.thresholds.get("cpu_percent")
-    memory = config.thresholds.get("memory_percent")
-    cpu_down = config.scale_down.get("cpu_percent")
-    memory_down = config.scale_down.get("memory_percent")
+    cpu, memory = RIGHTSIZED_METRICS
+    cpu_warning, cpu_scale_down = config.sizing_levels(cpu)
+    memory_warning, memory_scale_down = config.sizing_levels(memory)
     return RightsizingSettings(
         lookback_days=float(r.lookback_days),
         review_days=float(r.review_days),
         growth_scenario=r.growth_scenario,
         annual_growth=config.scenarios[r.growth_scenario],
-        cpu_warning=cpu.warning.above / 100 if cpu else defaults.cpu_warning,
-        memory_warning=memory.warning.above / 100 if memory else defaults.memory_warning,
-        cpu_scale_down=cpu_down.below / 100 if cpu_down else defaults.cpu_scale_down,
-        memory_scale_down=(memory_down.below / 100 if memory_down else defaults.memory_scale_down),
+        cpu_warning=cpu_warning / 100,
+        memory_warning=memory_warning / 100,
+        cpu_scale_down=cpu_scale_down / 100,
+        memory_scale_down=memory_scale_down / 100,
     )

@@ -18,9 +18,10 @@ from forecasting.errors import ForecastInputError
 from forecasting.prepare import MIN_POINTS, PeriodStat
 from forecasting.types import EnsembleOptions, Threshold
 from jobs.config import Config
+from jobs.config.adapters import forecast_scenarios
 from jobs.errors import NoDataError
 from jobs.exports.spreadsheet_safety import csv_text
-from jobs.forecast.fleet import all_scenarios, plan_tasks
+from jobs.forecast.fleet import plan_tasks
 from jobs.ingest.sources.series_csv import Aggregate, aggregate, read_series_csv
 
 
@@ -69,7 +70,7 @@ def forecast_csv(
     result = forecast_series(
         engine_input,
         thresholds=[Threshold("threshold", threshold, 0)],
-        scenarios=all_scenarios(config),
+        scenarios=forecast_scenarios(config),
         as_of=instant,
         horizon_days=horizon_days,
         bounds=_bounds(history if len(history) else series, threshold, upper_bound),

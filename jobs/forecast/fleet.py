@@ -25,8 +25,16 @@ from sqlalchemy import Engine, select
 from sqlmodel import SQLModel
 
 from forecasting.errors import ForecastInputError
-from forecasting.types import Crossing, ModelSettings, Scenario, SeriesForecast, Threshold
+from forecasting.types import (
+    ORGANIC,
+    Crossing,
+    ForecastScenario,
+    ModelSettings,
+    SeriesForecast,
+    Threshold,
+)
 from jobs.config import Config
+from jobs.config.adapters import forecast_scenarios
 from jobs.errors import NoDataError, error_text
 from jobs.forecast.executors import pool_size, run_all, start_fork_server
 from jobs.store.rollups import read_peaks
@@ -36,7 +44,6 @@ DAY = 86_400
 POINT_STEP_DAYS = 7
 POINT_HORIZON_DAYS = 371
 WARM_START_DAYS = 7
-ORGANIC = Scenario("organic", None)
 # What every forecast task imports: loaded once by the process pool's fork server.
 WORKER_PRELOAD = ("forecasting.engine",)
 
@@ -99,7 +106,7 @@ class ForecastTask:
     duration_minutes: int
     history: pd.Series
     thresholds: tuple[Threshold, ...]
-    scenarios: tuple[Scenario, ...]
+    scenarios: tuple[ForecastScenario, ...]
     as_of: datetime
     horizon_days: int
     kind: Literal["load", "cumulative"]
@@ -194,13 +201,9 @@ def by_series(tasks: Sequence[ForecastTask]) -> list[tuple[ForecastTask, ...]]:
     return [tuple(group) for group in groups.values()]
 
 
-def all_scenarios(config: Config) -> tuple[Scenario, ...]:
-    return (ORGANIC, *(Scenario(name, g) for name, g in config.scenarios.items()))
-
-
-def scenarios_for(config: Config, metric: str) -> tuple[Scenario, ...]:
+def scenarios_for(config: Config, metric: str) -> tuple[ForecastScenario, ...]:
     """Growth scenarios only apply to load-driven and cumulative metrics."""
-    return (ORGANIC,) if config.metrics[metric].growth == "none" else all_scenarios(config)
+    return (ORGANIC,) if config.metrics[metric].growth == "none" else forecast_scenarios(config)
 
 
 def thresholds_by_window(config: Config, metric: str) -> dict[int, tuple[Threshold, ...]]:

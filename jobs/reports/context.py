@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from forecasting.planning.growth import runbook_discrepancies
 from forecasting.rightsizing.fleet import Recommendation
 from forecasting.types import ForecastCurve
-from jobs.config import Config, dump_config
+from jobs.config import Config, dump_config, runbook_config
+from jobs.config.adapters import growth_settings
 from jobs.errors import CapplanError, NoDataError, format_problems
 from jobs.periods import ReportPeriod
 from jobs.planning import budget_bytes, budget_filename, build_budget, build_plan, run_rightsize
@@ -186,7 +187,7 @@ def build_context(
         alerts=sorted_alerts,
         actions=actions,
         calendar=tuple(getattr(config.calendar, period.kind)),
-        discrepancies=runbook_discrepancies(),
+        discrepancies=runbook_discrepancies(growth_settings(runbook_config())),
         growth_alert_percent=config.growth_alert.increase_percent,
         growth_alert_days=window,
         lookback_days=config.rightsizing.lookback_days,

@@ -88,7 +88,7 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class GrowthAlert:
+class GrowthAlertRow:
     kind: Literal["increase", "threshold"]
     service: str
     metric: str
@@ -213,7 +213,7 @@ class PerformanceResults:
 
 
 @dataclass(frozen=True)
-class Action:
+class TopAction:
     title: str
     detail: str
     light: Light
@@ -237,8 +237,8 @@ class ReportContext:
     rightsizing_note: str
     accuracy: Accuracy
     profiles: tuple[ProfileRow, ...]
-    alerts: tuple[GrowthAlert, ...]
-    actions: tuple[Action, ...]
+    alerts: tuple[GrowthAlertRow, ...]
+    actions: tuple[TopAction, ...]
     calendar: tuple[str, ...]
     discrepancies: tuple[Discrepancy, ...]
     growth_alert_percent: float

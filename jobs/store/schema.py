@@ -60,7 +60,7 @@ class RollupPeak(SQLModel, table=True):
     value: float = Field(sa_column=Column(Float, nullable=False))
 
 
-class Allocation(SQLModel, table=True):
+class AllocationRow(SQLModel, table=True):
     """An allocation in force from ``effective_from`` until the next one for that resource."""
 
     __tablename__ = "allocations"
@@ -155,7 +155,7 @@ class ForecastPoint(SQLModel, table=True):
     upper: float = Field(sa_column=Column(Float, nullable=False))
 
 
-class Lease(SQLModel, table=True):
+class LeaseRow(SQLModel, table=True):
     """A named lock shared through the database: held by ``holder`` until ``expires_at``."""
 
     __tablename__ = "leases"

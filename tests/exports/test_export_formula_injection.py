@@ -18,7 +18,7 @@ import pytest
 
 from forecasting.backtest import BacktestRow
 from forecasting.planning.budget import budget
-from forecasting.planning.costs import Allocation, CostModel
+from forecasting.planning.costs import Allocation
 from jobs.config import Config, dump_config, parse_config, runbook_config
 from jobs.exports.spreadsheet_safety import csv_text
 from jobs.forecast.adhoc import render_backtest
@@ -32,10 +32,10 @@ from jobs.reports.context import build_context
 from jobs.store import open_store
 from tests.conftest import Capplan
 from tests.report_support import pdftotext
+from tests.runbook_settings import CAPACITY, GROWTH, PRICES
 
 HYPERLINK = '=HYPERLINK("http://127.0.0.1:9/x","click")'
 HOSTILE = (HYPERLINK, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1")
-PRICES = CostModel(30.0, 4.0, 0.10)
 BASE = {
     "backend": Allocation(cores=2, memory_gb=4, replicas=2, horizontal=True),
     "postgres": Allocation(cores=2, memory_gb=4, storage_gb=200),
@@ -55,6 +55,8 @@ def test_budget_csv_quotes_formula_labels_and_keeps_numbers() -> None:
         dt.date(2026, 11, 27),
         {**BASE, **{label: Allocation(cores=1, memory_gb=2) for label in HOSTILE}},
         PRICES,
+        GROWTH,
+        CAPACITY,
     )
     rows = list(csv.DictReader(io.StringIO(budget_csv_bytes(result).decode("utf-8"), newline="")))
     services = {r["service"] for r in rows if r["kind"] == "service"}
@@ -71,6 +73,8 @@ def test_budget_xlsx_stores_formula_labels_as_text() -> None:
         dt.date(2026, 11, 27),
         {**BASE, **{label: Allocation(cores=1, memory_gb=2) for label in HOSTILE}},
         PRICES,
+        GROWTH,
+        CAPACITY,
     )
     data = budget_xlsx_bytes(result)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:

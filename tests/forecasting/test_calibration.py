@@ -14,7 +14,7 @@ from forecasting.engine import forecast_series
 from forecasting.model import Prophet, _optimize, _Prophet, components
 from forecasting.prepare import prepare
 from forecasting.simulate import quantiles
-from forecasting.types import ModelSettings, Scenario, Threshold
+from forecasting.types import ForecastScenario, ModelSettings, Threshold
 from forecasting.validation import _CROSSING_FRACTIONS, _cutoffs, _Fold
 from tests.forecasting.helpers import AS_OF, daily
 
@@ -91,7 +91,10 @@ def test_validated_settings_carry_calibration() -> None:
         noise[k] = 0.6 * noise[k - 1] + rng.normal(0, 1.0)
     h = daily(30 + 0.05 * t + noise)
     fc = forecast_series(
-        h, thresholds=[Threshold("w", 60.0, 10)], scenarios=[Scenario("organic", None)], as_of=AS_OF
+        h,
+        thresholds=[Threshold("w", 60.0, 10)],
+        scenarios=[ForecastScenario("organic", None)],
+        as_of=AS_OF,
     )
     s = fc.settings
     assert s.validated and 1.0 <= s.interval_widening <= MAX_WIDENING
@@ -100,7 +103,10 @@ def test_validated_settings_carry_calibration() -> None:
     assert c.expected is not None and c.earliest is not None and c.earliest <= c.expected
     assert c.latest is None or c.expected <= c.latest
     again = forecast_series(
-        h, thresholds=[Threshold("w", 60.0, 10)], scenarios=[Scenario("organic", None)], as_of=AS_OF
+        h,
+        thresholds=[Threshold("w", 60.0, 10)],
+        scenarios=[ForecastScenario("organic", None)],
+        as_of=AS_OF,
     )
     assert again.crossings == fc.crossings and again.settings == s
 

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 
 from forecasting.engine import forecast_series
-from forecasting.types import DEFAULT_SCENARIOS, Scenario, Threshold
+from forecasting.types import ForecastScenario, Threshold
 from tests.forecasting.helpers import AS_OF, daily, flat
+from tests.runbook_settings import SCENARIOS
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
 
-ORGANIC = [Scenario("organic", None)]
+ORGANIC = [ForecastScenario("organic", None)]
 
 
 def test_organic_linear_trend_crosses_near_truth() -> None:
@@ -31,9 +32,7 @@ def test_organic_linear_trend_crosses_near_truth() -> None:
 
 def test_already_exceeded_is_runway_zero() -> None:
     h = flat(75.0, days=60)
-    fc = forecast_series(
-        h, thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF
-    )
+    fc = forecast_series(h, thresholds=[Threshold("w", 70.0, 10)], scenarios=SCENARIOS, as_of=AS_OF)
     for c in fc.crossings:
         assert c.already_exceeded and c.runway_days == 0 and c.expected == AS_OF.date()
 
@@ -41,23 +40,21 @@ def test_already_exceeded_is_runway_zero() -> None:
 def test_only_data_before_as_of_is_used() -> None:
     h = flat(40.0, days=120)
     spike = pd.concat([h, pd.Series([99.0] * 30, index=pd.date_range(AS_OF, periods=30, freq="D"))])
-    args = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF)
+    args = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=SCENARIOS, as_of=AS_OF)
     assert forecast_series(h, **args).crossings == forecast_series(spike, **args).crossings  # type: ignore[arg-type]
 
 
 def test_forecast_stays_within_bounds() -> None:
     t = np.arange(200)
     h = daily(np.clip(60 + 0.15 * t + np.random.default_rng(2).normal(0, 1, 200), 0, 100))
-    fc = forecast_series(
-        h, thresholds=[Threshold("w", 95.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF
-    )
+    fc = forecast_series(h, thresholds=[Threshold("w", 95.0, 10)], scenarios=SCENARIOS, as_of=AS_OF)
     for curve in fc.curves:
         assert max(curve.upper) <= 100.0 and min(curve.lower) >= 0.0
 
 
 def test_warm_start_reuses_settings() -> None:
     h = flat(40.0, days=120, sd=0.5)
-    args = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF)
+    args = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=SCENARIOS, as_of=AS_OF)
     first = forecast_series(h, **args)  # type: ignore[arg-type]
     again = forecast_series(h, settings=first.settings, **args)  # type: ignore[arg-type]
     assert again.validation == {} and again.settings == first.settings
@@ -104,7 +101,7 @@ def test_cumulative_disk_increments_grow() -> None:
     fc = forecast_series(
         h,
         thresholds=[Threshold("w", 80.0, 0)],
-        scenarios=DEFAULT_SCENARIOS,
+        scenarios=SCENARIOS,
         as_of=AS_OF,
         kind="cumulative",
         horizon_days=3000,

@@ -12,13 +12,14 @@ from forecasting.errors import (
     InsufficientHistoryError,
 )
 from forecasting.prepare import prepare
-from forecasting.types import DEFAULT_SCENARIOS, Threshold
+from forecasting.types import Threshold
 from tests.forecasting.helpers import AS_OF, daily
+from tests.runbook_settings import SCENARIOS
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
 
-ARGS = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=DEFAULT_SCENARIOS, as_of=AS_OF)
+ARGS = dict(thresholds=[Threshold("w", 70.0, 10)], scenarios=SCENARIOS, as_of=AS_OF)
 
 
 def test_short_history_says_what_is_needed() -> None:

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from forecasting.engine import forecast_series
-from forecasting.types import DEFAULT_SCENARIOS, Threshold
+from forecasting.types import Threshold
+from tests.runbook_settings import SCENARIOS
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
@@ -27,13 +28,13 @@ def test_constant_series_crosses_at_the_growth_formula(level: float, threshold: 
     result = forecast_series(
         constant(level),
         thresholds=[Threshold("warning", threshold, 10)],
-        scenarios=DEFAULT_SCENARIOS,
+        scenarios=SCENARIOS,
         as_of=AS_OF,
         horizon_days=1500,
     )
     by_scenario = {c.scenario: c for c in result.crossings}
     assert by_scenario["organic"].expected is None
-    for scenario in DEFAULT_SCENARIOS[1:]:
+    for scenario in SCENARIOS[1:]:
         assert scenario.annual_growth is not None
         years = math.log(threshold / level) / math.log(1 + scenario.annual_growth)
         want = AS_OF.date() + timedelta(days=years * 365.25)
@@ -48,7 +49,7 @@ def test_constant_series_above_the_threshold_is_exceeded_now() -> None:
     result = forecast_series(
         constant(95.0),
         thresholds=[Threshold("critical", 90.0, 5)],
-        scenarios=DEFAULT_SCENARIOS,
+        scenarios=SCENARIOS,
         as_of=AS_OF,
     )
     assert all(c.already_exceeded and c.runway_days == 0 for c in result.crossings)
@@ -58,7 +59,7 @@ def test_constant_disk_never_fills() -> None:
     result = forecast_series(
         constant(50.0),
         thresholds=[Threshold("warning", 80.0, 0)],
-        scenarios=DEFAULT_SCENARIOS,
+        scenarios=SCENARIOS,
         as_of=AS_OF,
         kind="cumulative",
     )

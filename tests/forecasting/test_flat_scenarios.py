@@ -8,8 +8,9 @@ import pytest
 
 from forecasting.aggregation import sustained_peak
 from forecasting.engine import forecast_series
-from forecasting.types import DEFAULT_SCENARIOS, Threshold
+from forecasting.types import Threshold
 from tests.forecasting.helpers import AS_OF, GROWTH, analytic_crossing, flat
+from tests.runbook_settings import SCENARIOS
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ def _check(history: pd.Series, level: float, thresholds: list[Threshold]) -> Non
     fc = forecast_series(
         history,
         thresholds=thresholds,
-        scenarios=DEFAULT_SCENARIOS,
+        scenarios=SCENARIOS,
         as_of=AS_OF,
         horizon_days=HORIZON,
     )
@@ -65,7 +66,7 @@ def test_organic_flat_series_does_not_cross() -> None:
     fc = forecast_series(
         flat(40.0),
         thresholds=[Threshold("warning", 70.0, 10)],
-        scenarios=DEFAULT_SCENARIOS[:1],
+        scenarios=SCENARIOS[:1],
         as_of=AS_OF,
     )
     assert fc.crossings[0].expected is None
@@ -76,7 +77,7 @@ def test_deterministic(scenario: str) -> None:
     h = flat(40.0, sd=0.5)
     args = dict(
         thresholds=[Threshold("warning", 70.0, 10)],
-        scenarios=[s for s in DEFAULT_SCENARIOS if s.name == scenario],
+        scenarios=[s for s in SCENARIOS if s.name == scenario],
         as_of=AS_OF,
     )
     a = forecast_series(h, **args)  # type: ignore[arg-type]

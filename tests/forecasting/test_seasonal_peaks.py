@@ -8,7 +8,7 @@ import pytest
 
 from forecasting import model
 from forecasting.engine import forecast_series
-from forecasting.types import Scenario, Threshold
+from forecasting.types import ForecastScenario, Threshold
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def test_the_crossing_lands_on_next_summers_peak() -> None:
     crossing = forecast_series(
         history,
         thresholds=[Threshold("t", threshold, 0)],
-        scenarios=[Scenario("organic", None)],
+        scenarios=[ForecastScenario("organic", None)],
         as_of=AS_OF,
         horizon_days=730,
         bounds=(0.0, float("inf")),

@@ -9,13 +9,13 @@ import pytest
 from forecasting.engine import forecast_series
 from forecasting.errors import InsufficientHistoryError
 from forecasting.prepare import prepare
-from forecasting.types import EnsembleOptions, Scenario, Threshold
+from forecasting.types import EnsembleOptions, ForecastScenario, Threshold
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
 
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
-ORGANIC = [Scenario("organic", None)]
+ORGANIC = [ForecastScenario("organic", None)]
 
 
 def five_minute_cpu(days: float, rise_per_day: float = 1.5, seed: int = 0) -> pd.Series:

@@ -9,15 +9,15 @@ import openpyxl
 import pytest
 
 from forecasting.planning.budget import Budget, budget
-from forecasting.planning.costs import Allocation, CostModel
+from forecasting.planning.costs import Allocation
 from jobs.planning.budget_export import (
     CSV_COLUMNS,
     SUMMARY_SHEET,
     budget_csv_bytes,
     budget_xlsx_bytes,
 )
+from tests.runbook_settings import CAPACITY, GROWTH, PRICES
 
-PRICES = CostModel(30.0, 4.0, 0.10)
 RUNBOOK = {
     "backend": Allocation(cores=2, memory_gb=4, replicas=2, horizontal=True),
     "frontend": Allocation(cores=1, memory_gb=2, replicas=2, horizontal=True),
@@ -30,7 +30,7 @@ RUNBOOK = {
 
 @pytest.fixture(scope="module")
 def result() -> Budget:
-    return budget(2027, dt.date(2026, 11, 27), RUNBOOK, PRICES)
+    return budget(2027, dt.date(2026, 11, 27), RUNBOOK, PRICES, GROWTH, CAPACITY)
 
 
 def test_csv_header_order_and_decimal_point(result: Budget) -> None:

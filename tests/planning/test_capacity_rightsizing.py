@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -7,11 +8,10 @@ import pandas as pd
 import pytest
 
 from forecasting.planning.capacity import CapacityInputError
-from forecasting.planning.costs import Allocation, CostModel
+from forecasting.planning.costs import Allocation
 from forecasting.rightsizing.fleet import (
     BYTES_PER_GB,
     FormulaDemand,
-    RightsizingSettings,
     ServiceUsage,
     history_confidence_days,
     lookback_window,
@@ -23,9 +23,9 @@ from forecasting.rightsizing.fleet import (
     usage_percentiles,
     vpa_estimate,
 )
+from tests.runbook_settings import CAPACITY, PRICES, RIGHTSIZING
 
 REAL = Path("/work/shared/data/real")
-PRICES = CostModel(30.0, 4.0, 0.10)
 AS_OF = pd.Timestamp("2026-03-01", tz="UTC")
 FRONTEND = Allocation(cores=1, memory_gb=2, replicas=2, horizontal=True)
 BACKEND = Allocation(cores=2, memory_gb=4, replicas=2, horizontal=True)
@@ -66,7 +66,7 @@ def test_nab_ec2_cpu_percentiles_match_sources_md(name: str) -> None:
 
 def test_frontend_memory_near_35_percent_of_2gb_is_cut_to_at_most_1gb() -> None:
     usage = _series(0.35 * 2 * BYTES_PER_GB, 0.01 * 2 * BYTES_PER_GB)
-    rec = rightsize_memory("frontend", usage, FRONTEND, PRICES, AS_OF)
+    rec = rightsize_memory("frontend", usage, FRONTEND, PRICES, AS_OF, RIGHTSIZING)
     assert rec.action == "decrease"
     assert rec.unit == "GB"
     assert rec.recommended <= 1.0
@@ -77,7 +77,7 @@ def test_frontend_memory_near_35_percent_of_2gb_is_cut_to_at_most_1gb() -> None:
 
 def test_backend_cpu_p95_over_70_percent_is_increased() -> None:
     usage = _series(0.66 * 2, 0.05 * 2)
-    rec = rightsize_cpu("backend", usage, BACKEND, PRICES, AS_OF)
+    rec = rightsize_cpu("backend", usage, BACKEND, PRICES, AS_OF, RIGHTSIZING)
     assert rec.evidence is not None
     assert rec.evidence.headroom / 2 > 0.70
     assert rec.action == "increase"
@@ -89,13 +89,13 @@ def test_backend_cpu_p95_over_70_percent_is_increased() -> None:
 
 
 def test_mid_range_usage_is_kept() -> None:
-    rec = rightsize_cpu("backend", _series(1.0, 0.05), BACKEND, PRICES, AS_OF)
+    rec = rightsize_cpu("backend", _series(1.0, 0.05), BACKEND, PRICES, AS_OF, RIGHTSIZING)
     assert (rec.action, rec.recommended, rec.monthly_cost_delta) == ("keep", 2.0, 0.0)
 
 
 def test_growth_before_next_review_triggers_increase_under_the_threshold() -> None:
     # p95 ~ 68.5% today, but moderate growth over a 90-day review pushes it past 70%.
-    settings = RightsizingSettings(review_days=90)
+    settings = replace(RIGHTSIZING, review_days=90)
     rec = rightsize_cpu("backend", _series(1.37, 0.0001), BACKEND, PRICES, AS_OF, settings)
     assert rec.action == "increase"
     assert "before the next review" in rec.reason
@@ -107,9 +107,9 @@ def test_small_cut_is_kept_by_the_dead_band() -> None:
     # passes the default 10% dead band but not a 20% one.
     alloc = Allocation(cores=0.5, memory_gb=0.3)
     usage = _series(0.1 * BYTES_PER_GB, 0.001 * BYTES_PER_GB)
-    rec = rightsize_memory("nginx", usage, alloc, PRICES, AS_OF)
+    rec = rightsize_memory("nginx", usage, alloc, PRICES, AS_OF, RIGHTSIZING)
     assert (rec.action, rec.recommended) == ("decrease", 0.25)
-    wide = RightsizingSettings(dead_band=0.2)
+    wide = replace(RIGHTSIZING, dead_band=0.2)
     kept = rightsize_memory("nginx", usage, alloc, PRICES, AS_OF, wide)
     assert (kept.action, kept.recommended) == ("keep", 0.3)
     assert "dead band" in kept.reason
@@ -118,10 +118,12 @@ def test_small_cut_is_kept_by_the_dead_band() -> None:
 def test_short_history_widens_vpa_upper_bound_and_blocks_the_cut() -> None:
     usage = _series(0.2, 0.02, days=0.25)
     window = lookback_window(usage, AS_OF, 30, "cpu")
-    vpa = vpa_estimate(window, RightsizingSettings(), daily_peaks=False)
+    vpa = vpa_estimate(window, RIGHTSIZING, daily_peaks=False)
     assert vpa.confidence_days == pytest.approx(0.25, abs=0.01)
     assert vpa.upper > 4 * vpa.target  # (1 + 1/0.25) = 5x the p95 estimate
-    rec = rightsize_cpu("backend", usage, Allocation(cores=1.2, memory_gb=4), PRICES, AS_OF)
+    rec = rightsize_cpu(
+        "backend", usage, Allocation(cores=1.2, memory_gb=4), PRICES, AS_OF, RIGHTSIZING
+    )
     assert rec.action == "keep"
     assert "upper bound" in rec.reason
 
@@ -142,7 +144,7 @@ def test_only_data_strictly_before_as_of_is_used() -> None:
 def test_lookback_with_no_data_names_the_field() -> None:
     old = _series(0.2, 0.01)
     with pytest.raises(CapacityInputError, match=r"^usage\.backend\.cpu_cores: no data"):
-        rightsize_cpu("backend", old, BACKEND, PRICES, AS_OF + pd.Timedelta(days=60))
+        rightsize_cpu("backend", old, BACKEND, PRICES, AS_OF + pd.Timedelta(days=60), RIGHTSIZING)
 
 
 def test_naive_and_negative_series_are_rejected() -> None:
@@ -157,13 +159,13 @@ def test_naive_and_negative_series_are_rejected() -> None:
 def test_missing_allocation_names_the_service() -> None:
     usage = [ServiceUsage("ghost", cpu_cores=_series(0.2, 0.01))]
     with pytest.raises(CapacityInputError, match=r"^allocations\.ghost: no allocation"):
-        rightsize(usage, {"backend": BACKEND}, PRICES, AS_OF)
+        rightsize(usage, {"backend": BACKEND}, PRICES, AS_OF, RIGHTSIZING, capacity=CAPACITY)
 
 
 def test_replicas_follow_the_backend_formula() -> None:
     rps = _series(280.0, 0.001)
-    settings = RightsizingSettings(annual_growth=0.0, growth_scenario="flat")
-    rec = rightsize_replicas("backend", rps, BACKEND, PRICES, AS_OF, settings)
+    settings = replace(RIGHTSIZING, annual_growth=0.0, growth_scenario="flat")
+    rec = rightsize_replicas("backend", rps, BACKEND, PRICES, AS_OF, settings, CAPACITY)
     assert (rec.recommended, rec.action) == (8.0, "increase")  # ceil(280/50)=6, +2
     assert rec.monthly_cost_delta == 6 * (2 * 30 + 4 * 4)
 
@@ -179,7 +181,13 @@ def test_database_and_redis_use_the_runbook_formulas_as_floors() -> None:
         ServiceUsage("redis", memory_bytes=low_memory),
     ]
     recs = rightsize(
-        usage, allocations, PRICES, AS_OF, demand=FormulaDemand(agents=2000, peak_users=200)
+        usage,
+        allocations,
+        PRICES,
+        AS_OF,
+        RIGHTSIZING,
+        capacity=CAPACITY,
+        demand=FormulaDemand(agents=2000, peak_users=200),
     )
     by_key = {(r.service, r.resource): r for r in recs}
     postgres_memory = by_key[("postgres", "memory")]
@@ -222,7 +230,7 @@ def test_nab_series_through_percent_conversion() -> None:
 
 
 def test_recommendation_json_shape() -> None:
-    rec = rightsize_cpu("backend", _series(1.0, 0.05), BACKEND, PRICES, AS_OF)
+    rec = rightsize_cpu("backend", _series(1.0, 0.05), BACKEND, PRICES, AS_OF, RIGHTSIZING)
     assert list(rec.to_dict()) == [
         "service",
         "resource",

@@ -9,11 +9,12 @@ import json
 import pandas as pd
 import pytest
 
-from forecasting.planning.costs import Allocation, CostModel
+from forecasting.planning.costs import Allocation
 from forecasting.planning.human import human_number
 from forecasting.rightsizing.recommendation import Recommendation
 from forecasting.rightsizing.replicas_storage import rightsize_database_storage
 from jobs.planning import render_recommendations
+from tests.runbook_settings import CAPACITY, PRICES
 
 
 @pytest.mark.parametrize(
@@ -36,9 +37,8 @@ def storage_recommendation() -> Recommendation:
         "postgres",
         493.259,
         Allocation(cores=2, memory_gb=4, storage_gb=0.5),
-        CostModel(
-            price_per_core_month=30, price_per_gb_memory_month=4, price_per_gb_storage_month=0.1
-        ),
+        PRICES,
+        CAPACITY,
     )
 
 

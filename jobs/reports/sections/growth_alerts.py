@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.reports.formatting import fmt_number, threshold_text
-from jobs.reports.model import AMBER_DAYS, GrowthAlert, RunwayRow
+from jobs.reports.model import AMBER_DAYS, GrowthAlertRow, RunwayRow
 from jobs.reports.sections.traffic_lights import days_left, planning_rows
 
 
@@ -18,14 +18,14 @@ def increase_alerts(
     end: pd.Timestamp,
     percent: float,
     window_days: int,
-) -> list[GrowthAlert]:
+) -> list[GrowthAlertRow]:
     """A metric whose ``window_days`` mean rose by ``percent`` or more against the window before.
 
     ``daily`` holds daily means (history may reach before ``start`` so the first
     windows of the period have something to compare with); the largest rise
     ending inside [start, end) is reported per series.
     """
-    alerts: list[GrowthAlert] = []
+    alerts: list[GrowthAlertRow] = []
     for (service, metric), values in sorted(daily.items()):
         if values.empty:
             continue
@@ -42,7 +42,7 @@ def increase_alerts(
         if worst >= percent:
             ending = pd.Timestamp(day).date()
             alerts.append(
-                GrowthAlert(
+                GrowthAlertRow(
                     "increase",
                     service,
                     metric,
@@ -56,7 +56,7 @@ def increase_alerts(
     return alerts
 
 
-def threshold_alerts(rows: Sequence[RunwayRow], scenario: str) -> list[GrowthAlert]:
+def threshold_alerts(rows: Sequence[RunwayRow], scenario: str) -> list[GrowthAlertRow]:
     """Thresholds already exceeded or expected within the amber runway under ``scenario``.
 
     A metric without rows of ``scenario`` (one growth does not apply to) is judged
@@ -76,7 +76,7 @@ def threshold_alerts(rows: Sequence[RunwayRow], scenario: str) -> list[GrowthAle
                 f"({row.scenario} scenario)"
             )
         alerts.append(
-            GrowthAlert(
+            GrowthAlertRow(
                 "threshold",
                 row.service,
                 row.metric,
@@ -88,7 +88,7 @@ def threshold_alerts(rows: Sequence[RunwayRow], scenario: str) -> list[GrowthAle
     return alerts
 
 
-def sort_alerts(alerts: Iterable[GrowthAlert]) -> tuple[GrowthAlert, ...]:
+def sort_alerts(alerts: Iterable[GrowthAlertRow]) -> tuple[GrowthAlertRow, ...]:
     rank = {"red": 0, "amber": 1, "green": 2}
     return tuple(
         sorted(alerts, key=lambda a: (rank[a.light], a.sort_days, a.service, a.metric, a.kind))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from forecasting.rightsizing.fleet import Recommendation
 from jobs.reports.formatting import date_text, fmt_number, money, threshold_text
-from jobs.reports.model import Action, DrRow, GrowthAlert, RunwayRow
+from jobs.reports.model import DrRow, GrowthAlertRow, RunwayRow, TopAction
 from jobs.reports.sections.traffic_lights import days_left, planning_rows
 
 # (tier, days, service, metric or resource): the sort order; the last two also
@@ -18,18 +18,18 @@ def top_actions(
     runway: Sequence[RunwayRow],
     scenario: str,
     recommendations: Sequence[Recommendation],
-    alerts: Sequence[GrowthAlert],
+    alerts: Sequence[GrowthAlertRow],
     dr: Sequence[DrRow],
     currency: str,
     count: int = 3,
-) -> tuple[Action, ...]:
+) -> tuple[TopAction, ...]:
     """The few things to act on first, most urgent first, one per service and metric.
 
     Order: thresholds already exceeded or red under the planning scenario, then
     disaster-recovery shortfalls, then increases the right-sizing asks for, then
     growth alerts and amber runways, then the largest saving.
     """
-    candidates: list[tuple[_Rank, Action]] = []
+    candidates: list[tuple[_Rank, TopAction]] = []
     for row in planning_rows(runway, scenario):
         light = row.light
         if light == "green":
@@ -44,7 +44,7 @@ def top_actions(
         candidates.append(
             (
                 (0 if light == "red" else 4, days, row.service, row.metric),
-                Action(
+                TopAction(
                     f"{row.service}: {row.metric} {row.level} threshold",
                     f"{when} under the {row.scenario} scenario. "
                     "Add capacity or scale out before then.",
@@ -64,7 +64,7 @@ def top_actions(
         candidates.append(
             (
                 (1, 0, item.service, item.metric),
-                Action(
+                TopAction(
                     f"{item.service}: disaster-recovery headroom",
                     f"Losing one of {item.replicas} replicas, {item.metric} {after}; "
                     "add a replica or headroom.",
@@ -78,7 +78,7 @@ def top_actions(
         candidates.append(
             (
                 (2, 0, rec.service, rec.resource),
-                Action(
+                TopAction(
                     f"{rec.service}: raise {rec.resource}",
                     f"{_change(rec)} ({money(rec.monthly_cost_delta, currency)} a month). "
                     f"{rec.reason}",
@@ -92,7 +92,7 @@ def top_actions(
         candidates.append(
             (
                 (3, alert.sort_days, alert.service, alert.metric),
-                Action(
+                TopAction(
                     f"{alert.service}: {alert.metric} growing fast",
                     f"{alert.detail}; check what drives it and whether the forecast holds.",
                     alert.light,
@@ -107,7 +107,7 @@ def top_actions(
         candidates.append(
             (
                 (5, 0, rec.service, rec.resource),
-                Action(
+                TopAction(
                     f"{rec.service}: reduce {rec.resource}",
                     f"{_change(rec)} saves {money(-rec.monthly_cost_delta, currency)} a month. "
                     f"{rec.reason}",
@@ -115,7 +115,7 @@ def top_actions(
                 ),
             )
         )
-    chosen: list[Action] = []
+    chosen: list[TopAction] = []
     seen: set[tuple[str, str]] = set()
     for rank, action in sorted(candidates, key=lambda c: c[0]):
         subject = rank[2:]
