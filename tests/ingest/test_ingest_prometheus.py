@@ -475,7 +475,7 @@ def test_unexpected_error_in_a_prometheus_ingest_is_recorded_as_failed(
         raise RuntimeError("disk on fire")
 
     # Stands for any bug below the command (the MergeError of pandas was one).
-    monkeypatch.setattr("jobs.ingest.to_stored_metrics", broken_conversion)
+    monkeypatch.setattr("jobs.ingest.storing.to_stored_metrics", broken_conversion)
     server = prometheus_server
     config = prometheus_config(tmp_path, server.base_url, server)
     start, end = server.start, server.start + timedelta(days=1)
