@@ -31,8 +31,11 @@ def backfill_ingest(
     now: datetime | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> PullResult:
-    """Pulls ``[start, end]`` from every configured source, each series resuming after its
-    last stored instant; one source failing does not stop the others."""
+    """Pulls ``[start, end]`` from every configured source.
+
+    Each series resumes after its last stored instant; one metric or source
+    failing does not stop the others.
+    """
     if end <= start:
         raise ValueError(f"--to ({end:%Y-%m-%d}) must be after --from ({start:%Y-%m-%d})")
     result = PullResult()
