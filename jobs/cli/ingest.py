@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,12 +13,25 @@ import click
 from jobs.cli.context import AppContext
 from jobs.cli.options import UTC_DATETIME, now_utc, progress
 from jobs.errors import error_text, is_database_error
+from jobs.ingest.sources import find, names
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from jobs.ingest import IngestSummary
-    from jobs.ingest.prometheus_pull import PullResult
+    from jobs.ingest.pull import PullResult
+
+
+def _source_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """``--prometheus``: one flag per registered source, so a new source needs no edit here."""
+    for name in reversed(names()):
+        command = click.option(
+            f"--{name}",
+            f"pull_{name}",
+            is_flag=True,
+            help=f"Pull every metric query under sources.{name}.",
+        )(command)
+    return command
 
 
 def _record_failure(engine: Engine, run_id: int, exc: Exception, outputs: dict[str, Any]) -> None:
@@ -48,11 +62,11 @@ def _echo_summaries(summaries: list[IngestSummary]) -> None:
     help="Long-format CSV: timestamp,service,metric,value (repeatable).",
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--prometheus", is_flag=True, help="Pull every configured metric query.")
+@_source_flags
 @click.option(
-    "--since", type=UTC_DATETIME, help="Prometheus: start (default: each metric's watermark)."
+    "--since", type=UTC_DATETIME, help="Pulled sources: start (default: each metric's watermark)."
 )
-@click.option("--until", type=UTC_DATETIME, help="Prometheus: end (default: now).")
+@click.option("--until", type=UTC_DATETIME, help="Pulled sources: end (default: now).")
 @click.option(
     "--skip-invalid", is_flag=True, help="CSV: store the valid rows of a file with bad rows."
 )
@@ -64,21 +78,24 @@ def _echo_summaries(summaries: list[IngestSummary]) -> None:
 @click.pass_obj
 def ingest(
     app: AppContext,
+    /,
     csv_paths: tuple[Path, ...],
     paths: tuple[Path, ...],
-    prometheus: bool,
     since: datetime | None,
     until: datetime | None,
     skip_invalid: bool,
     allow_mixed_offsets: bool,
+    **pull_flags: bool,
 ) -> None:
     """Load utilisation samples (idempotent: the same data twice leaves the same rows)."""
     from jobs.ingest import ingest_csv_files
     from jobs.store import ledger
 
     files = [*csv_paths, *paths]
-    if not files and not prometheus:
-        raise click.UsageError("give --csv PATH [PATH...] and/or --prometheus")
+    pulled_sources = [name for name in names() if pull_flags[f"pull_{name}"]]
+    if not files and not pulled_sources:
+        flags = " / ".join(f"--{name}" for name in names())
+        raise click.UsageError(f"give --csv PATH [PATH...] and/or {flags}")
     config, engine = app.config, app.engine()
     run_id = ledger.start_run(engine, "ingest")
     summaries: list[IngestSummary] = []
@@ -95,8 +112,8 @@ def ingest(
             )
         summaries.extend(stored)
         _echo_summaries(stored)
-        if prometheus:
-            pulled = _pull(app, since, until)
+        if pulled_sources:
+            pulled = _pull(app, pulled_sources, since, until)
             summaries.extend(pulled.summaries)
             _fail_on_metric_failures(pulled)
     except Exception as exc:
@@ -108,18 +125,26 @@ def ingest(
     )
 
 
-def _pull(app: AppContext, since: datetime | None, until: datetime | None) -> PullResult:
-    from jobs.ingest.prometheus_pull import ingest_prometheus
+def _pull(
+    app: AppContext, sources: list[str], since: datetime | None, until: datetime | None
+) -> PullResult:
+    from jobs.ingest.pull import PullResult, configured_source, ingest_source
 
-    with progress(None, "chunks", "prometheus") as bar:
-        pulled = ingest_prometheus(
-            app.engine(),
-            app.config,
-            since=since,
-            until=until or now_utc(),
-            on_chunk=lambda *_: bar.update(1),
-        )
-    _echo_pull(pulled, end_option="--until")
+    end = until or now_utc()
+    pulled = PullResult()
+    for name in sources:
+        source = configured_source(app.config, name)
+        with progress(None, "chunks", name) as bar:
+            result = ingest_source(
+                app.engine(),
+                app.config,
+                source,
+                since=since,
+                until=end,
+                on_chunk=lambda *_: bar.update(1),
+            )
+        _echo_pull(result, end_option="--until")
+        pulled.add(result)
     return pulled
 
 
@@ -132,14 +157,14 @@ def _echo_pull(pulled: PullResult, *, end_option: str) -> None:
 
 
 def _fail_on_metric_failures(pulled: PullResult) -> None:
-    from jobs.ingest.prometheus_pull import PullFailedError
+    from jobs.ingest.pull import PullFailedError
 
     if pulled.failures:
         raise PullFailedError(pulled)
 
 
 def _ledger_error(exc: Exception, engine: Engine) -> str:
-    from jobs.ingest.prometheus_pull import PullFailedError
+    from jobs.ingest.pull import PullFailedError
     from jobs.store.database import database_failure
 
     # The message printed stays one line; the ledger keeps every failed metric.
@@ -185,7 +210,7 @@ def backfill(
 ) -> None:
     """Ingest a past range in resumable chunks, optionally regenerating its reports.
 
-    A re-run of the same range continues where it stopped. Without a Prometheus
+    A re-run of the same range continues where it stopped. Without a configured
     source, --reports regenerates reports from what is already stored.
     """
     from jobs.store import ledger
@@ -200,13 +225,14 @@ def backfill(
     run_id = ledger.start_run(engine, "backfill", span)
     outputs: dict[str, list[str]] = {}
     try:
-        if config.sources.prometheus is not None or not kinds:
+        if config.sources.configured() or not kinds:
             pulled = _backfill_ingest(app, start, end)
             outputs["summaries"] = [s.line() for s in pulled.summaries]
             # Reports of a range with missing metrics would look complete: none then.
             _fail_on_metric_failures(pulled)
         else:
-            click.echo("No Prometheus source configured: regenerating reports from stored data.")
+            titles = " or ".join(find(name).title for name in names())
+            click.echo(f"No {titles} source configured: regenerating reports from stored data.")
         if kinds:
             outputs["reports"] = _backfill_reports(app, kinds, start, end, publish, email)
     except Exception as exc:

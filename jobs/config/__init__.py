@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from croniter import croniter
@@ -30,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from jobs.config.sources import Sources
 from jobs.config.yaml_loader import YamlError, load_yaml
 from jobs.errors import ConfigError
 from jobs.publishers import (
@@ -203,34 +203,6 @@ class ForecastSettings(StrictModel):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
 
 
-class PrometheusSource(StrictModel):
-    url: str
-    service_label: str = "service"
-    step_seconds: Annotated[int, Field(ge=1, le=86_400)] = 300
-    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
-    queries: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        # The value is not echoed: a URL may carry a login.
-        try:
-            parts = urlsplit(value.strip())
-            parts.port  # noqa: B018  (raises on a port that is not a number)
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "must be an http:// or https:// URL with a host, e.g. http://prometheus:9090"
-            )
-        return value.strip()
-
-
-class Sources(StrictModel):
-    prometheus: PrometheusSource | None = None
-
-
 class Storage(StrictModel):
     raw_retention_days: Days = 35
 
@@ -391,7 +363,7 @@ class Config(StrictModel):
     costs: Costs
     rightsizing: RightSizing = RightSizing()
     forecast: ForecastSettings = ForecastSettings()
-    sources: Sources = Sources()
+    sources: Sources = Sources({})
     storage: Storage = Storage()
     schedule: Schedule = Schedule()
     publish: PublishConfig = PublishConfig()
@@ -414,10 +386,7 @@ class Config(StrictModel):
             )
         for metric in RIGHTSIZED_METRICS:
             problems.extend(self._sizing_level_problems(metric))
-        if self.sources.prometheus is not None:
-            for metric in self.sources.prometheus.queries:
-                if metric not in self.metrics:
-                    problems.append(f"sources.prometheus.queries.{metric}: unknown metric")
+        problems.extend(self.sources.metric_problems(self.metrics))
         if problems:
             raise ValueError("; ".join(problems))
         return self

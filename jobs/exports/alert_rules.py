@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from jobs.config import Config, PrometheusSource
+from jobs.config import Config
+from jobs.ingest.sources.prometheus_source import PrometheusSourceSettings
 from jobs.reports.model import RED_DAYS
 
 GIB = 1024**3
@@ -47,7 +48,12 @@ def _duration(minutes: int) -> str:
     return f"{minutes}m"
 
 
-def _query(source: PrometheusSource, metric: str) -> str:
+def _prometheus(config: Config) -> PrometheusSourceSettings | None:
+    source = config.sources.get("prometheus")
+    return source if isinstance(source, PrometheusSourceSettings) else None
+
+
+def _query(source: PrometheusSourceSettings, metric: str) -> str:
     return source.queries[metric].replace("{service_label}", source.service_label)
 
 
@@ -66,7 +72,7 @@ def _allocation_vector(config: Config, resource: str, label: str) -> str | None:
 
 def percent_expression(config: Config, metric: str) -> str | None:
     """PromQL for ``metric`` in percent per service, or None without a query for it."""
-    source = config.sources.prometheus
+    source = _prometheus(config)
     if source is None:
         return None
     if metric in source.queries:
@@ -83,10 +89,11 @@ def percent_expression(config: Config, metric: str) -> str | None:
 
 def _capacity_rules(config: Config) -> tuple[list[dict[str, Any]], list[str]]:
     rules: list[dict[str, Any]] = []
-    if config.sources.prometheus is None:
+    source = _prometheus(config)
+    if source is None:
         return rules, ["sources.prometheus is not configured, so only the runway rules"]
     skipped = []
-    label = config.sources.prometheus.service_label if config.sources.prometheus else "service"
+    label = source.service_label
     for metric, pair in config.thresholds.items():
         expression = percent_expression(config, metric)
         if expression is None:
@@ -110,7 +117,7 @@ def _capacity_rules(config: Config) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def _growth_rules(config: Config) -> list[dict[str, Any]]:
-    source = config.sources.prometheus
+    source = _prometheus(config)
     if source is None:
         return []
     factor = 1 + config.growth_alert.increase_percent / 100

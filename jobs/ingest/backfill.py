@@ -7,18 +7,19 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from jobs.config import Config
-from jobs.ingest.prometheus_pull import PullResult, prometheus_settings, pull_prometheus
-from jobs.ingest.sources.prometheus import ChunkCallback, plan_chunks
+from jobs.ingest.pull import PullResult, pull, sources_to_pull
+from jobs.ingest.sources import ChunkCallback
 
 
-def backfill_source(start: datetime, end: datetime) -> str:
-    """The watermark namespace of one backfill range: the same range resumes."""
-    return f"backfill:{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
+def backfill_source(name: str, start: datetime, end: datetime) -> str:
+    """The watermark namespace of one source's backfill range: the same range resumes."""
+    return f"backfill:{name}:{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
 
 
 def backfill_chunk_count(config: Config, start: datetime, end: datetime) -> int:
-    settings = prometheus_settings(config)
-    return len(plan_chunks(start, end, settings.step_seconds)) * len(settings.queries)
+    return sum(
+        len(source.windows(start, end)) * len(source.metrics) for source in sources_to_pull(config)
+    )
 
 
 def backfill_ingest(
@@ -30,16 +31,25 @@ def backfill_ingest(
     now: datetime | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> PullResult:
-    """Pulls ``[start, end]``; each series resumes after its last stored instant."""
+    """Pulls ``[start, end]`` from every configured source.
+
+    Each series resumes after its last stored instant; one metric or source
+    failing does not stop the others.
+    """
     if end <= start:
         raise ValueError(f"--to ({end:%Y-%m-%d}) must be after --from ({start:%Y-%m-%d})")
-    return pull_prometheus(
-        engine,
-        config,
-        prometheus_settings(config),
-        source=backfill_source(start, end),
-        floor=start,
-        until=end,
-        now=now,
-        on_chunk=on_chunk,
-    )
+    result = PullResult()
+    for source in sources_to_pull(config):
+        result.add(
+            pull(
+                engine,
+                config,
+                source,
+                namespace=backfill_source(source.name, start, end),
+                floor=start,
+                until=end,
+                now=now,
+                on_chunk=on_chunk,
+            )
+        )
+    return result

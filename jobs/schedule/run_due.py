@@ -225,7 +225,7 @@ JobRunner = Callable[[Engine, Config, datetime], Outcome]
 
 
 def run_ingest(engine: Engine, config: Config, until: datetime) -> Outcome:
-    """Pulls Prometheus (when configured), then drops raw samples past retention.
+    """Pulls every configured source, then drops raw samples past retention.
 
     Retention applies whatever the source (CSV ingests too); rollups are kept.
     """
@@ -238,11 +238,14 @@ def run_ingest(engine: Engine, config: Config, until: datetime) -> Outcome:
 
 
 def _pull(engine: Engine, config: Config, until: datetime) -> Outcome:
-    if config.sources.prometheus is None:
-        return SKIPPED, {"reason": "no sources.prometheus configured"}
-    from jobs.ingest.prometheus_pull import ingest_prometheus
+    from jobs.ingest.pull import PullResult, configured_sources, ingest_source, source_sections
 
-    pulled = ingest_prometheus(engine, config, since=None, until=until)
+    sources = configured_sources(config)
+    if not sources:
+        return SKIPPED, {"reason": f"no {source_sections()} configured"}
+    pulled = PullResult()
+    for source in sources:
+        pulled.add(ingest_source(engine, config, source, since=None, until=until))
     outputs: dict[str, Any] = {"summaries": [s.line() for s in pulled.summaries]}
     if pulled.notes:
         outputs["notes"] = pulled.notes

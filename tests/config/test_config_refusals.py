@@ -13,6 +13,7 @@ import yaml
 from jobs.config import load_config, runbook_config_text
 from jobs.config.yaml_loader import load_yaml
 from jobs.errors import ConfigError
+from jobs.ingest.sources.prometheus_source import PrometheusSourceSettings
 from tests.conftest import Capplan
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -116,7 +117,8 @@ def test_prometheus_url_with_a_login_is_not_echoed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("url", ["http://prometheus:9090", "https://prom.example.org/prefix"])
 def test_prometheus_http_urls_are_accepted(tmp_path: Path, url: str) -> None:
     config = load_config(_write(tmp_path, _set("sources", {"prometheus": {"url": url}})))
-    assert config.sources.prometheus is not None and config.sources.prometheus.url == url
+    prometheus = config.sources.get("prometheus")
+    assert isinstance(prometheus, PrometheusSourceSettings) and prometheus.url == url
 
 
 def test_duplicate_keys_are_refused_naming_key_and_line(tmp_path: Path) -> None:

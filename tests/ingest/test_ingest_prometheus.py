@@ -439,7 +439,7 @@ def test_backfill_with_a_failing_metric_fails_and_renders_no_report(
     assert "monthly 2024-10" not in result.output
     assert not (tmp_path / "out").exists()
     assert len(stored(database_url)) > 0
-    marks = series_marks(database_url, backfill_source(start, end))
+    marks = series_marks(database_url, backfill_source("prometheus", start, end))
     assert marks == last_stored(database_url)
 
 
@@ -475,7 +475,7 @@ def test_unexpected_error_in_a_prometheus_ingest_is_recorded_as_failed(
         raise RuntimeError("disk on fire")
 
     # Stands for any bug below the command (the MergeError of pandas was one).
-    monkeypatch.setattr("jobs.ingest.to_stored_metrics", broken_conversion)
+    monkeypatch.setattr("jobs.ingest.storing.to_stored_metrics", broken_conversion)
     server = prometheus_server
     config = prometheus_config(tmp_path, server.base_url, server)
     start, end = server.start, server.start + timedelta(days=1)
@@ -568,6 +568,6 @@ def test_backfill_to_the_future_is_clamped_and_marks_what_was_stored(
     future = pd.Timestamp.now(tz="UTC").floor("min") + pd.Timedelta(days=90)
     result = capplan("backfill", "--from", iso(start), "--to", iso(future), config=config)
     assert f"--to: the end {iso(future)} is in the future: pulling up to now" in result.output
-    marks = series_marks(database_url, backfill_source(start, future.to_pydatetime()))
+    marks = series_marks(database_url, backfill_source("prometheus", start, future.to_pydatetime()))
     assert marks == last_stored(database_url)
     assert max(marks.values()) <= int(server.end.timestamp()) + server.step_seconds

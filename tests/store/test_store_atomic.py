@@ -180,7 +180,7 @@ def test_an_unexpected_error_is_recorded_as_failed(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("jobs.ingest.refresh_rollups", broken)
+    monkeypatch.setattr("jobs.ingest.storing.refresh_rollups", broken)
     db = tmp_path / "capplan.db"
     with pytest.raises(RuntimeError):
         Capplan(f"sqlite:///{db}")("ingest", "--csv", str(csv))

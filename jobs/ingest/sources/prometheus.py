@@ -45,6 +45,7 @@ from tenacity import (
 )
 
 from jobs.ingest.sources import SourceError
+from jobs.ingest.sources.base import ChunkCallback
 
 __all__ = [
     "COLUMNS",
@@ -74,10 +75,6 @@ _MICROSECOND: Final = timedelta(microseconds=1)
 # execution), as opposed to a server that is overloaded or unreachable. The same
 # query fails the same way every time, so these are never retried.
 _QUERY_ERROR_TYPES: Final = frozenset({"bad_data", "execution"})
-
-ChunkCallback = Callable[[str, datetime, datetime, int], None]
-"""``on_chunk(metric, chunk_start, chunk_end, rows)``, called once per fetched chunk."""
-
 
 # --------------------------------------------------------------------------- settings
 

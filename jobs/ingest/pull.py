@@ -1,13 +1,13 @@
-"""Pulling the configured Prometheus queries into the store, resumable per series.
+"""Pulling the configured sources' metrics into the store, resumable per series.
 
-A watermark is kept per source and series (query metric and service): the last
-instant actually stored for it, never the end of the range that was asked for.
-The next pull of a metric starts one step after the oldest of its series' marks
-(not earlier than ``floor``), so a series that lags behind the others is asked
-again rather than skipped; re-reading rows already stored is harmless, as the
-upsert is idempotent.
+A watermark is kept per namespace (the source's name, or a backfill range) and
+series (query metric and service): the last instant actually stored for it,
+never the end of the range that was asked for. The next pull of a metric starts
+one step after the oldest of its series' marks (not earlier than ``floor``), so
+a series that lags behind the others is asked again rather than skipped;
+re-reading rows already stored is harmless, as the upsert is idempotent.
 
-A metric that cannot be pulled (Prometheus refused or never answered, its query
+A metric that cannot be pulled (the source refused or never answered, its query
 returned no series, or none for a configured service) is a failure: its marks
 stay, the other metrics are still pulled, and the caller reports the run as
 failed.
@@ -17,23 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
 from jobs.config import Config
 from jobs.errors import CapplanError, JobFailedError
-from jobs.ingest import IngestSummary, store_frame
-from jobs.ingest.sources.prometheus import (
-    ChunkCallback,
-    PrometheusSettings,
-    fetch_range,
-    plan_chunks,
-    render_query,
-)
+from jobs.ingest.sources import ChunkCallback, Source, find, names
+from jobs.ingest.storing import IngestSummary, store_frame
 from jobs.store.samples import UpsertCounts
 from jobs.store.watermarks import advance_watermarks, get_watermarks, series_key
-
-PROMETHEUS_SOURCE = "prometheus"
 
 
 def _iso(moment: datetime) -> str:
@@ -41,21 +34,22 @@ def _iso(moment: datetime) -> str:
 
 
 def _short(label: str, limit: int = 60) -> str:
-    # Label values come from Prometheus and may be of any length.
+    # Label values come from the source and may be of any length.
     return label if len(label) <= limit else f"{label[:limit]}... ({len(label)} characters)"
 
 
 @dataclass(frozen=True)
 class MetricFailure:
     metric: str
-    promql: str
+    #: How the source was asked (``PromQL: ...``).
+    query: str
     problem: str
 
     def line(self) -> str:
-        # Source errors already name the metric and the PromQL.
-        if self.promql in self.problem:
+        # Source errors may already name the metric and the query.
+        if self.query in self.problem:
             return self.problem
-        return f"metric {self.metric!r}: {self.problem}; PromQL: {self.promql}"
+        return f"metric {self.metric!r}: {self.problem}; {self.query}"
 
 
 @dataclass
@@ -63,12 +57,20 @@ class PullResult:
     summaries: list[IngestSummary] = field(default_factory=list)
     failures: list[MetricFailure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The titles of the sources pulled, as messages name them.
+    titles: list[str] = field(default_factory=list)
+
+    def add(self, other: PullResult) -> None:
+        self.summaries.extend(other.summaries)
+        self.failures.extend(other.failures)
+        self.notes.extend(note for note in other.notes if note not in self.notes)
+        self.titles.extend(other.titles)
 
     def headline(self) -> str:
         metrics = ", ".join(f.metric for f in self.failures)
         return (
-            f"{len(self.failures)} of {len(self.summaries)} Prometheus metric(s) failed "
-            f"({metrics}); their watermarks stay, the next ingest asks again"
+            f"{len(self.failures)} of {len(self.summaries)} {' and '.join(self.titles)} "
+            f"metric(s) failed ({metrics}); their watermarks stay, the next ingest asks again"
         )
 
     def error(self) -> str:
@@ -84,21 +86,38 @@ class PullFailedError(JobFailedError):
         self.details = result.error()
 
 
-def prometheus_settings(config: Config) -> PrometheusSettings:
-    source = config.sources.prometheus
-    if source is None or not source.queries:
+def configured_source(config: Config, name: str) -> Source[Any]:
+    """The source ``sources.<name>`` configures; an error when it asks for no metric."""
+    kind = find(name)
+    settings = config.sources.get(name)
+    if settings is None or not settings.metric_queries():
         raise CapplanError(
-            "sources.prometheus: no Prometheus source configured "
-            "(set sources.prometheus.url and one query per metric)"
+            f"sources.{name}: no {kind.title} source configured "
+            f"(set sources.{name} with one query per metric)"
         )
-    return PrometheusSettings(
-        base_url=source.url,
-        service_label=source.service_label,
-        step_seconds=source.step_seconds,
-        timeout_seconds=source.timeout_seconds,
-        max_attempts=source.max_attempts,
-        queries=dict(source.queries),
-    )
+    return kind(settings)
+
+
+def configured_sources(config: Config) -> list[Source[Any]]:
+    """Every source with a section, in the registry's order."""
+    return [
+        configured_source(config, name) for name in names() if config.sources.get(name) is not None
+    ]
+
+
+def source_sections() -> str:
+    """What a pull needs set: ``sources.prometheus`` (``or`` between several)."""
+    return " or ".join(f"sources.{name}" for name in names())
+
+
+def sources_to_pull(config: Config) -> list[Source[Any]]:
+    """The configured sources; an error when there is none, as there is nothing to pull."""
+    sources = configured_sources(config)
+    if not sources:
+        raise CapplanError(
+            f"no source configured: set {source_sections()} with one query per metric"
+        )
+    return sources
 
 
 def clamp_to_now(until: datetime, now: datetime) -> tuple[datetime, str | None]:
@@ -111,17 +130,17 @@ def clamp_to_now(until: datetime, now: datetime) -> tuple[datetime, str | None]:
 def resume_start(
     engine: Engine,
     config: Config,
-    settings: PrometheusSettings,
-    source: str,
+    source: Source[Any],
+    namespace: str,
     metric: str,
     floor: datetime,
 ) -> datetime:
     """One step after the oldest stored instant of the metric's configured series."""
     keys = [series_key(metric, service) for service in config.services]
-    marks = get_watermarks(engine, source, keys)
+    marks = get_watermarks(engine, namespace, keys)
     if not marks:
         return floor
-    resume = datetime.fromtimestamp(min(marks.values()) + settings.step_seconds, tz=UTC)
+    resume = datetime.fromtimestamp(min(marks.values()) + source.step_seconds, tz=UTC)
     return max(resume, floor)
 
 
@@ -136,18 +155,18 @@ class _Tally:
 def _pull_metric(
     engine: Engine,
     config: Config,
-    settings: PrometheusSettings,
+    source: Source[Any],
     metric: str,
     start: datetime,
     end: datetime,
-    source: str,
+    namespace: str,
     tally: _Tally,
     on_chunk: ChunkCallback | None,
 ) -> str | None:
     """Stores the metric chunk by chunk; returns a problem when nothing could be stored."""
     configured = list(config.services)
-    asked = bool(plan_chunks(start, end, settings.step_seconds))
-    for frame in fetch_range(settings, metric, start, end, on_chunk=on_chunk):
+    asked = bool(source.windows(start, end))
+    for frame in source.fetch(metric, start, end, on_chunk):
         known = frame["service"].isin(configured)
         tally.rows_read += len(frame)
         tally.rejected += int((~known).sum())
@@ -158,7 +177,7 @@ def _pull_metric(
         newest = kept.groupby("service", sort=True)["timestamp"].max()
         advance_watermarks(
             engine,
-            source,
+            namespace,
             {
                 series_key(metric, str(service)): int(stamp.timestamp())
                 for service, stamp in newest.items()
@@ -173,50 +192,50 @@ def _pull_metric(
         seen = ", ".join(_short(name) for name in sorted(tally.services_seen)[:10])
         return (
             f"the query returned series {window} only for services that are not configured "
-            f"({seen}); check sources.prometheus.service_label and the services section"
+            f"({seen}); {source.unmatched_services_hint()}"
         )
     return None
 
 
-def pull_prometheus(
+def pull(
     engine: Engine,
     config: Config,
-    settings: PrometheusSettings,
+    source: Source[Any],
     *,
-    source: str,
+    namespace: str,
     floor: datetime,
     until: datetime,
     since: datetime | None = None,
     now: datetime | None = None,
     on_chunk: ChunkCallback | None = None,
 ) -> PullResult:
-    """Pulls every configured metric from ``since`` (else its series' marks) to ``until``.
+    """Pulls every metric of ``source`` from ``since`` (else its series' marks) to ``until``.
 
     ``floor`` is where a metric without marks starts, and the earliest a resume
     goes back. One metric failing does not stop the others.
     """
-    result = PullResult()
+    result = PullResult(titles=[source.title])
     end, note = clamp_to_now(until, now or datetime.now(UTC))
     if note is not None:
         result.notes.append(note)
-    for metric in sorted(settings.queries):
+    for metric in source.metrics:
         tally = _Tally()
         start = (
             since
             if since is not None
-            else resume_start(engine, config, settings, source, metric, floor)
+            else resume_start(engine, config, source, namespace, metric, floor)
         )
         try:
             problem = _pull_metric(
-                engine, config, settings, metric, start, end, source, tally, on_chunk
+                engine, config, source, metric, start, end, namespace, tally, on_chunk
             )
         except CapplanError as exc:  # a source error, or data the store refuses
             problem = str(exc)
         if problem is not None:
-            result.failures.append(MetricFailure(metric, render_query(settings, metric), problem))
+            result.failures.append(MetricFailure(metric, source.describe(metric), problem))
         result.summaries.append(
             IngestSummary(
-                f"prometheus {metric}",
+                f"{source.name} {metric}",
                 tally.rows_read,
                 tally.counts.inserted,
                 tally.counts.updated,
@@ -227,9 +246,10 @@ def pull_prometheus(
     return result
 
 
-def ingest_prometheus(
+def ingest_source(
     engine: Engine,
     config: Config,
+    source: Source[Any],
     *,
     since: datetime | None,
     until: datetime,
@@ -237,13 +257,12 @@ def ingest_prometheus(
     on_chunk: ChunkCallback | None = None,
 ) -> PullResult:
     """Regular pull from ``since``, else from the series' marks, else the retention window."""
-    settings = prometheus_settings(config)
     end, _ = clamp_to_now(until, now or datetime.now(UTC))
-    return pull_prometheus(
+    return pull(
         engine,
         config,
-        settings,
-        source=PROMETHEUS_SOURCE,
+        source,
+        namespace=source.name,
         floor=end - timedelta(days=config.storage.raw_retention_days),
         until=until,
         since=since,
