@@ -47,9 +47,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CORPUS = Path(os.environ.get("CAPPLAN_CORPUS", str(ROOT.parent.parent / "shared" / "corpus")))
+CORPUS = Path(os.environ.get("CAPPLAN_CORPUS", str(ROOT.parent / "shared" / "corpus")))
 REAL = Path(
-    os.environ.get("CAPPLAN_REAL_DATA", str(ROOT.parent.parent / "shared" / "data" / "real"))
+    os.environ.get("CAPPLAN_REAL_DATA", str(ROOT.parent / "shared" / "data" / "real"))
 )
 DEFAULT_CACHE = ROOT / "bench" / "results" / "accuracy-cache"
 DAY = pd.Timedelta(days=1)

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from forecasting.backtest import backtest_series, summarize, to_frame
 from forecasting.prepare import prepare
 
-DEFAULT_DIR = Path("/work/shared/data/real")
+# The shared data sits beside the checkout, as ../shared/data/real.
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
 def load_real(path: Path) -> list[tuple[str, pd.Series, tuple[float, float] | None]]:
