@@ -10,69 +10,37 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import UTC_DATETIME, now_utc, progress
+from jobs.cli.options import (
+    as_of_option,
+    format_option,
+    metric_option,
+    now_utc,
+    progress,
+    series_csv_options,
+    service_option,
+    workers_option,
+)
 
 if TYPE_CHECKING:
     from jobs.forecast.executors import Executor
     from jobs.ingest.sources.series_csv import Aggregate
 
-AGGREGATE_CHOICES = ["none", "daily-max", "daily-mean", "weekly-mean"]
-
-
-def _csv_options(command: Any) -> Any:
-    for option in reversed(
-        [
-            click.option(
-                "--csv",
-                "csv_path",
-                type=click.Path(path_type=Path, dir_okay=False),
-                help="Forecast one series from this CSV instead of the store.",
-            ),
-            click.option("--timestamp-column", default="timestamp", show_default=True),
-            click.option("--value-column", default="value", show_default=True),
-            click.option(
-                "--aggregate",
-                type=click.Choice(AGGREGATE_CHOICES),
-                default="none",
-                show_default=True,
-                help="Resample the CSV series before forecasting.",
-            ),
-            click.option(
-                "--upper-bound",
-                type=float,
-                help="Physical maximum (default: 100 when data and threshold are "
-                "within 0..100, else none).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
 
 @click.command("forecast")
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@click.option(
-    "--as-of",
-    "as_of",
-    type=UTC_DATETIME,
-    help="Use only data strictly before this instant (default: now, or after the CSV's last row).",
+@service_option(repeatable=True)
+@metric_option()
+@as_of_option(
+    "Use only data strictly before this instant (default: now, or after the CSV's last row)."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@_csv_options
+@format_option(["table", "json"])
+@series_csv_options
 @click.option("--threshold", type=float, help="CSV mode: the threshold to cross.")
 @click.option(
     "--horizon-days",
     type=click.IntRange(1, 36500),
     help="Forecast horizon (default: forecast.horizon_years).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    help="Parallel worker processes (default: one per core).",
-)
+@workers_option("Parallel worker processes (default: one per core).")
 @click.option(
     "--executor", type=click.Choice(["process", "dask"]), default="process", show_default=True
 )
@@ -172,22 +140,16 @@ def _adhoc_table(result: dict[str, Any]) -> str:
 
 
 @click.command("backtest")
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@_csv_options
+@service_option(repeatable=True)
+@metric_option()
+@series_csv_options
 @click.option(
     "--cutoffs",
     default="0.5,0.65,0.8",
     show_default=True,
     help="Rolling origins, as fractions of the history.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option(["table", "json", "csv"])
 @click.pass_obj
 def backtest(
     app: AppContext,
