@@ -66,44 +66,64 @@ def forecast(
     no_store: bool,
 ) -> None:
     """When each threshold is crossed under each growth scenario; runway in days."""
-    if csv_path is not None:
-        if threshold is None:
-            raise click.UsageError("--csv needs --threshold X")
-        from jobs.forecast.adhoc import forecast_csv
-
-        result = forecast_csv(
-            csv_path,
-            timestamp_column=timestamp_column,
-            value_column=value_column,
-            threshold=threshold,
-            how=cast("Aggregate", aggregate),
-            as_of=as_of,
-            horizon_days=horizon_days or round(app.config.forecast.horizon_years * 365.25),
-            upper_bound=upper_bound,
-            config=app.config,
+    if csv_path is None:
+        forecast_stored_fleet(
+            app,
+            as_of or now_utc(),
+            services=services,
+            metrics=metrics,
+            fmt=fmt,
+            workers=workers,
+            executor=cast("Executor", executor),
+            scheduler=scheduler,
+            store=not no_store,
         )
-        if fmt != "json":
-            for note in result["notes"]:
-                click.echo(f"note: {note}", err=True)
-        click.echo(json.dumps(result, indent=2) if fmt == "json" else _adhoc_table(result))
         return
+    if threshold is None:
+        raise click.UsageError("--csv needs --threshold X")
+    forecast_one_csv(
+        app,
+        csv_path,
+        timestamp_column=timestamp_column,
+        value_column=value_column,
+        aggregate=cast("Aggregate", aggregate),
+        upper_bound=upper_bound,
+        threshold=threshold,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        fmt=fmt,
+    )
+
+
+def forecast_stored_fleet(
+    app: AppContext,
+    as_of: datetime,
+    *,
+    services: tuple[str, ...],
+    metrics: tuple[str, ...],
+    fmt: str,
+    workers: int | None,
+    executor: Executor,
+    scheduler: str | None,
+    store: bool,
+) -> None:
+    """Every stored series (or those chosen), recorded in the database unless ``store`` is off."""
     from jobs.errors import JobFailedError
     from jobs.forecast.fleet import forecast_fleet
     from jobs.forecast.runway import render_runway
 
-    instant = as_of or now_utc()
     engine = app.engine()
     with progress(None, "series", "forecast") as bar:
         fleet = forecast_fleet(
             engine,
             app.config,
-            instant,
+            as_of,
             services=services or None,
             metrics=metrics or None,
             workers=workers,
-            executor=cast("Executor", executor),
+            executor=executor,
             scheduler=scheduler,
-            store=not no_store,
+            store=store,
             on_done=bar.update,
         )
     for failure in fleet.failures:
@@ -123,6 +143,39 @@ def forecast(
     click.echo(
         json.dumps(fleet.to_dict(), indent=2) if fmt == "json" else render_runway(fleet.rows)
     )
+
+
+def forecast_one_csv(
+    app: AppContext,
+    csv_path: Path,
+    *,
+    timestamp_column: str,
+    value_column: str,
+    aggregate: Aggregate,
+    upper_bound: float | None,
+    threshold: float,
+    as_of: datetime | None,
+    horizon_days: int | None,
+    fmt: str,
+) -> None:
+    """One series read from a CSV, ad hoc: nothing is read from or written to the store."""
+    from jobs.forecast.adhoc import forecast_csv
+
+    result = forecast_csv(
+        csv_path,
+        timestamp_column=timestamp_column,
+        value_column=value_column,
+        threshold=threshold,
+        how=aggregate,
+        as_of=as_of,
+        horizon_days=horizon_days or round(app.config.forecast.horizon_years * 365.25),
+        upper_bound=upper_bound,
+        config=app.config,
+    )
+    if fmt != "json":
+        for note in result["notes"]:
+            click.echo(f"note: {note}", err=True)
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else _adhoc_table(result))
 
 
 def _adhoc_table(result: dict[str, Any]) -> str:
