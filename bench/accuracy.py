@@ -48,9 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CORPUS = Path(os.environ.get("CAPPLAN_CORPUS", str(ROOT.parent / "shared" / "corpus")))
-REAL = Path(
-    os.environ.get("CAPPLAN_REAL_DATA", str(ROOT.parent / "shared" / "data" / "real"))
-)
+REAL = Path(os.environ.get("CAPPLAN_REAL_DATA", str(ROOT.parent / "shared" / "data" / "real")))
 DEFAULT_CACHE = ROOT / "bench" / "results" / "accuracy-cache"
 DAY = pd.Timedelta(days=1)
 BASELINES = ("drift", "linear30", "prophet", "ets", "theta")

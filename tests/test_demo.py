@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from jobs.cli import cli
-from tests.report_support import pdftotext
+from tests.report_support import pdfinfo, pdftotext
 
 # Prophet fits, PDF rendering or real servers: part of `make test`, skipped by -m 'not slow'.
 pytestmark = pytest.mark.slow
@@ -40,6 +40,21 @@ def test_demo_runs_every_stage_into_a_local_folder(tmp_path: Path) -> None:
         "capacity-monthly-2026-10.pdf",
         "capacity-quarterly-2026-Q3.pdf",
     ], pdfs
+    # Each is a real PDF poppler reads back: its title, and its period on every page.
+    for name, title, label in (
+        ("capacity-monthly-2026-10.pdf", "Monthly capacity review – October 2026", "2026-10"),
+        (
+            "capacity-quarterly-2026-Q3.pdf",
+            "Quarterly capacity review – Q3 2026 (July – September)",
+            "2026-Q3",
+        ),
+        ("capacity-annual-2025.pdf", "Annual capacity review – 2025", "2025"),
+    ):
+        info = pdfinfo(out / name)
+        assert info["Title"] == title, name
+        assert int(info["Pages"]) > 1, name
+        header = title.split(" – ")[0] + f" · {label}"
+        assert header in pdftotext(out / name, first=2, last=2), name
     override = yaml.safe_load((out / "docker-compose.capplan.yml").read_text())
     assert "frontend" in override["services"]
     metrics = (out / "capplan.prom").read_text()

@@ -7,18 +7,12 @@ from pathlib import Path
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import check_writable_target
+from jobs.cli.options import check_writable_target, format_option, out_option
 
 
 @click.command("alerts")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["prometheus-rules"]),
-    default="prometheus-rules",
-    show_default=True,
-)
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file.")
+@format_option(["prometheus-rules"])
+@out_option("Write to this file.", accepts="file")
 @click.pass_obj
 def alerts_command(app: AppContext, fmt: str, out: Path | None) -> None:
     """Alert rules from the configuration: thresholds, growth and runway."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import now_utc
+from jobs.cli.options import format_option, now_utc, service_option
 from jobs.errors import CapplanError, shown
 
 
@@ -24,10 +24,8 @@ def _since(effective_from: int) -> str | None:
 
 
 @click.command("allocations")
-@click.option("--service", help="Only this service.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@service_option(repeatable=False)
+@format_option(["table", "json"])
 @click.pass_obj
 def allocations(app: AppContext, service: str | None, fmt: str) -> None:
     """Allocation history: each value, when it took effect and where it came from.

@@ -8,19 +8,16 @@ from pathlib import Path
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import check_output_file, write_output
+from jobs.cli.options import check_output_file, format_option, out_option, write_output
 
 
 @click.command("budget")
 @click.option("--year", type=int, required=True, help="Budget year (this year or later).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    help="File or existing folder to write (default: CSV to stdout, XLSX to "
+@format_option(["csv", "xlsx"])
+@out_option(
+    "File or existing folder to write (default: CSV to stdout, XLSX to "
     "./capacity-budget-YYYY.xlsx).",
+    accepts="file or folder",
 )
 @click.pass_obj
 def budget_command(app: AppContext, year: int, fmt: str, out: Path | None) -> None:

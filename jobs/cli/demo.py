@@ -8,18 +8,11 @@ from pathlib import Path
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import UTC_DATETIME, progress
+from jobs.cli.options import UTC_DATETIME, out_option, progress
 
 
 @click.command("demo")
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("out"),
-    show_default=True,
-    help="Where outputs are written.",
-)
+@out_option("Where outputs are written.", accepts="folder", default=Path("out"))
 @click.option(
     "--end", type=UTC_DATETIME, help="End of the sample history (default: the start of today, UTC)."
 )
@@ -31,7 +24,7 @@ from jobs.cli.options import UTC_DATETIME, progress
     help="Days of sample history.",
 )
 @click.pass_obj
-def demo(app: AppContext, out_dir: Path, end: datetime | None, days: int) -> None:
+def demo(app: AppContext, out: Path, end: datetime | None, days: int) -> None:
     """Run the main job on generated sample history, writing to a local folder.
 
     Uses a fresh SQLite file in the output folder unless --database is given.
@@ -39,7 +32,7 @@ def demo(app: AppContext, out_dir: Path, end: datetime | None, days: int) -> Non
     from jobs.demo import run_demo
 
     if app.database_url is None:
-        database = out_dir / "demo.db"
+        database = out / "demo.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         engine = app.engine(f"sqlite:///{database}")
@@ -51,7 +44,7 @@ def demo(app: AppContext, out_dir: Path, end: datetime | None, days: int) -> Non
         run_demo(
             engine,
             app.config,
-            out_dir=out_dir,
+            out_dir=out,
             end=end,
             days=days,
             say=click.echo,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import UTC_DATETIME, check_writable_target, now_utc
+from jobs.cli.options import as_of_option, check_writable_target, now_utc, out_option
 
 
 @click.group("export")
@@ -17,15 +17,12 @@ def export_group() -> None:
 
 
 @export_group.command("prometheus")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the metrics atomically to this file (node_exporter's textfile collector).",
+@out_option(
+    "Write the metrics atomically to this file (node_exporter's textfile collector).",
+    accepts="file",
 )
 @click.option("--push", "push_url", help="Push the metrics to this Pushgateway URL.")
-@click.option(
-    "--as-of", "as_of", type=UTC_DATETIME, help="Use the latest forecast before this instant."
-)
+@as_of_option("Use the latest forecast before this instant.")
 @click.pass_obj
 def export_prometheus(
     app: AppContext, out: Path | None, push_url: str | None, as_of: datetime | None

@@ -10,69 +10,37 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import UTC_DATETIME, now_utc, progress
+from jobs.cli.options import (
+    as_of_option,
+    format_option,
+    metric_option,
+    now_utc,
+    progress,
+    series_csv_options,
+    service_option,
+    workers_option,
+)
 
 if TYPE_CHECKING:
     from jobs.forecast.executors import Executor
     from jobs.ingest.sources.series_csv import Aggregate
 
-AGGREGATE_CHOICES = ["none", "daily-max", "daily-mean", "weekly-mean"]
-
-
-def _csv_options(command: Any) -> Any:
-    for option in reversed(
-        [
-            click.option(
-                "--csv",
-                "csv_path",
-                type=click.Path(path_type=Path, dir_okay=False),
-                help="Forecast one series from this CSV instead of the store.",
-            ),
-            click.option("--timestamp-column", default="timestamp", show_default=True),
-            click.option("--value-column", default="value", show_default=True),
-            click.option(
-                "--aggregate",
-                type=click.Choice(AGGREGATE_CHOICES),
-                default="none",
-                show_default=True,
-                help="Resample the CSV series before forecasting.",
-            ),
-            click.option(
-                "--upper-bound",
-                type=float,
-                help="Physical maximum (default: 100 when data and threshold are "
-                "within 0..100, else none).",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
-
 
 @click.command("forecast")
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@click.option(
-    "--as-of",
-    "as_of",
-    type=UTC_DATETIME,
-    help="Use only data strictly before this instant (default: now, or after the CSV's last row).",
+@service_option(repeatable=True)
+@metric_option()
+@as_of_option(
+    "Use only data strictly before this instant (default: now, or after the CSV's last row)."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
-@_csv_options
+@format_option(["table", "json"])
+@series_csv_options
 @click.option("--threshold", type=float, help="CSV mode: the threshold to cross.")
 @click.option(
     "--horizon-days",
     type=click.IntRange(1, 36500),
     help="Forecast horizon (default: forecast.horizon_years).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    help="Parallel worker processes (default: one per core).",
-)
+@workers_option("Parallel worker processes (default: one per core).")
 @click.option(
     "--executor", type=click.Choice(["process", "dask"]), default="process", show_default=True
 )
@@ -98,44 +66,64 @@ def forecast(
     no_store: bool,
 ) -> None:
     """When each threshold is crossed under each growth scenario; runway in days."""
-    if csv_path is not None:
-        if threshold is None:
-            raise click.UsageError("--csv needs --threshold X")
-        from jobs.forecast.adhoc import forecast_csv
-
-        result = forecast_csv(
-            csv_path,
-            timestamp_column=timestamp_column,
-            value_column=value_column,
-            threshold=threshold,
-            how=cast("Aggregate", aggregate),
-            as_of=as_of,
-            horizon_days=horizon_days or round(app.config.forecast.horizon_years * 365.25),
-            upper_bound=upper_bound,
-            config=app.config,
+    if csv_path is None:
+        forecast_stored_fleet(
+            app,
+            as_of or now_utc(),
+            services=services,
+            metrics=metrics,
+            fmt=fmt,
+            workers=workers,
+            executor=cast("Executor", executor),
+            scheduler=scheduler,
+            store=not no_store,
         )
-        if fmt != "json":
-            for note in result["notes"]:
-                click.echo(f"note: {note}", err=True)
-        click.echo(json.dumps(result, indent=2) if fmt == "json" else _adhoc_table(result))
         return
+    if threshold is None:
+        raise click.UsageError("--csv needs --threshold X")
+    forecast_one_csv(
+        app,
+        csv_path,
+        timestamp_column=timestamp_column,
+        value_column=value_column,
+        aggregate=cast("Aggregate", aggregate),
+        upper_bound=upper_bound,
+        threshold=threshold,
+        as_of=as_of,
+        horizon_days=horizon_days,
+        fmt=fmt,
+    )
+
+
+def forecast_stored_fleet(
+    app: AppContext,
+    as_of: datetime,
+    *,
+    services: tuple[str, ...],
+    metrics: tuple[str, ...],
+    fmt: str,
+    workers: int | None,
+    executor: Executor,
+    scheduler: str | None,
+    store: bool,
+) -> None:
+    """Every stored series (or those chosen), recorded in the database unless ``store`` is off."""
     from jobs.errors import JobFailedError
     from jobs.forecast.fleet import forecast_fleet
     from jobs.forecast.runway import render_runway
 
-    instant = as_of or now_utc()
     engine = app.engine()
     with progress(None, "series", "forecast") as bar:
         fleet = forecast_fleet(
             engine,
             app.config,
-            instant,
+            as_of,
             services=services or None,
             metrics=metrics or None,
             workers=workers,
-            executor=cast("Executor", executor),
+            executor=executor,
             scheduler=scheduler,
-            store=not no_store,
+            store=store,
             on_done=bar.update,
         )
     for failure in fleet.failures:
@@ -157,6 +145,39 @@ def forecast(
     )
 
 
+def forecast_one_csv(
+    app: AppContext,
+    csv_path: Path,
+    *,
+    timestamp_column: str,
+    value_column: str,
+    aggregate: Aggregate,
+    upper_bound: float | None,
+    threshold: float,
+    as_of: datetime | None,
+    horizon_days: int | None,
+    fmt: str,
+) -> None:
+    """One series read from a CSV, ad hoc: nothing is read from or written to the store."""
+    from jobs.forecast.adhoc import forecast_csv
+
+    result = forecast_csv(
+        csv_path,
+        timestamp_column=timestamp_column,
+        value_column=value_column,
+        threshold=threshold,
+        how=aggregate,
+        as_of=as_of,
+        horizon_days=horizon_days or round(app.config.forecast.horizon_years * 365.25),
+        upper_bound=upper_bound,
+        config=app.config,
+    )
+    if fmt != "json":
+        for note in result["notes"]:
+            click.echo(f"note: {note}", err=True)
+    click.echo(json.dumps(result, indent=2) if fmt == "json" else _adhoc_table(result))
+
+
 def _adhoc_table(result: dict[str, Any]) -> str:
     lines = [
         f"as of {result['as_of']}, threshold {result['threshold']:g}, "
@@ -172,22 +193,16 @@ def _adhoc_table(result: dict[str, Any]) -> str:
 
 
 @click.command("backtest")
-@click.option("--service", "services", multiple=True, help="Only this service (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
-@_csv_options
+@service_option(repeatable=True)
+@metric_option()
+@series_csv_options
 @click.option(
     "--cutoffs",
     default="0.5,0.65,0.8",
     show_default=True,
     help="Rolling origins, as fractions of the history.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-)
+@format_option(["table", "json", "csv"])
 @click.pass_obj
 def backtest(
     app: AppContext,

@@ -1,12 +1,23 @@
-"""Small helpers shared by the command modules."""
+"""What the command modules share: the options several commands take, and small helpers.
+
+An option two commands both take is declared here once, so its spelling, type
+and parsing cannot drift apart; what legitimately differs (the formats a command
+offers, what its ``--out`` names) is a parameter. Each is a :class:`SharedOption`,
+and a test fails when a command declares one of these names by hand.
+
+Flags (``--publish``, ``--resend``) are not shared: each command's flag means
+something of its own and nothing is parsed. ``ingest --csv`` takes long-format
+files and is a different option from the one-series ``--csv`` below.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import click
 
@@ -36,6 +47,119 @@ class UtcDateTime(click.ParamType):  # type: ignore[type-arg]
 
 
 UTC_DATETIME = UtcDateTime()
+
+AGGREGATE_CHOICES = ["none", "daily-max", "daily-mean", "weekly-mean"]
+
+Decorated = TypeVar("Decorated", bound=Callable[..., Any])
+
+
+class Decorator(Protocol):
+    """What ``click.option`` returns: adds a parameter to the command it decorates."""
+
+    def __call__(self, command: Decorated, /) -> Decorated: ...
+
+
+class SharedOption(click.Option):
+    """An option declared in this module; it behaves exactly as a ``click.Option``."""
+
+
+def _shared(*names: str, **attrs: Any) -> Decorator:
+    return click.option(*names, cls=SharedOption, **attrs)
+
+
+def format_option(choices: Sequence[str], *, help: str | None = None) -> Decorator:
+    """``--format``: one of ``choices``, the first being the default."""
+    return _shared(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )
+
+
+def out_option(
+    help: str,
+    *,
+    accepts: Literal["file", "folder", "file or folder"],
+    default: Path | None = None,
+) -> Decorator:
+    """``--out``: where the command writes; checked by the command before any work."""
+    shown_default: dict[str, Any] = (
+        {} if default is None else {"default": default, "show_default": True}
+    )
+    return _shared(
+        "--out",
+        "out",
+        type=click.Path(path_type=Path, dir_okay=accepts != "file", file_okay=accepts != "folder"),
+        help=help,
+        **shown_default,
+    )
+
+
+def as_of_option(help: str) -> Decorator:
+    """``--as-of``: the instant the command looks from (a naive value is UTC)."""
+    return _shared("--as-of", "as_of", type=UTC_DATETIME, help=help)
+
+
+def now_option(help: str) -> Decorator:
+    """``--now``: the clock a scheduling command runs against (a naive value is UTC)."""
+    return _shared("--now", "now", type=UTC_DATETIME, help=help)
+
+
+def service_option(*, repeatable: bool) -> Decorator:
+    """``--service``: only this service; ``services`` (a tuple) when repeatable."""
+    if repeatable:
+        return _shared(
+            "--service", "services", multiple=True, help="Only this service (repeatable)."
+        )
+    return _shared("--service", "service", help="Only this service.")
+
+
+def metric_option() -> Decorator:
+    """``--metric``: only this metric (repeatable), as ``metrics``."""
+    return _shared("--metric", "metrics", multiple=True, help="Only this metric (repeatable).")
+
+
+def period_option(help: str) -> Decorator:
+    """``--period``: the period's label as typed, parsed against the command's KIND."""
+    return _shared("--period", "period_text", help=help)
+
+
+def workers_option(help: str) -> Decorator:
+    """``--workers``: forecast worker processes."""
+    return _shared("--workers", type=click.IntRange(1, 256), help=help)
+
+
+def series_csv_options(command: Decorated) -> Decorated:
+    """``--csv`` and how to read one series from it, instead of the store."""
+    options: tuple[Decorator, ...] = (
+        _shared(
+            "--csv",
+            "csv_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Forecast one series from this CSV instead of the store.",
+        ),
+        _shared("--timestamp-column", default="timestamp", show_default=True),
+        _shared("--value-column", default="value", show_default=True),
+        _shared(
+            "--aggregate",
+            type=click.Choice(AGGREGATE_CHOICES),
+            default="none",
+            show_default=True,
+            help="Resample the CSV series before forecasting.",
+        ),
+        _shared(
+            "--upper-bound",
+            type=float,
+            help="Physical maximum (default: 100 when data and threshold are "
+            "within 0..100, else none).",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 def progress(total: int | None, unit: str, description: str) -> tqdm[Any]:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import click
 
 from jobs.cli.context import AppContext
+from jobs.cli.options import format_option
 
 
 @click.command("plan")
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option(["table", "json"])
 @click.pass_obj
 def plan_command(app: AppContext, fmt: str) -> None:
     """Three-year projections per scenario and the capacity they need, year by year."""

@@ -7,18 +7,14 @@ import os
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import now_utc
+from jobs.cli.options import now_utc, period_option
 from jobs.errors import PeriodError
 from jobs.periods import KINDS, last_full_period, parse_period
 
 
 @click.command("publish")
 @click.argument("kind", type=click.Choice(KINDS))
-@click.option(
-    "--period",
-    "period_text",
-    help="2026-10 (monthly), 2026-Q3 (quarterly), 2026 (annual); default: the last full one.",
-)
+@period_option("2026-10 (monthly), 2026-Q3 (quarterly), 2026 (annual); default: the last full one.")
 @click.option("--resend", is_flag=True, help="Email the report even if it was already sent.")
 @click.pass_obj
 def publish(app: AppContext, kind: str, period_text: str | None, resend: bool) -> None:

@@ -8,24 +8,26 @@ from pathlib import Path
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import OutputPathError, check_output_folder, now_utc
+from jobs.cli.options import (
+    OutputPathError,
+    check_output_folder,
+    now_utc,
+    out_option,
+    period_option,
+    workers_option,
+)
 from jobs.errors import PeriodError
 
 
 @click.command("report")
 @click.argument("kind", type=click.Choice(["monthly", "quarterly", "annual"]))
-@click.option(
-    "--period",
-    "period_text",
-    help="2026-10 (monthly), 2026-Q3 (quarterly) or 2026 (annual); default: the last full one.",
+@period_option(
+    "2026-10 (monthly), 2026-Q3 (quarterly) or 2026 (annual); default: the last full one."
 )
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(path_type=Path),
+@out_option(
+    "Folder the PDF (and the annual budget export) is written to.",
+    accepts="file or folder",
     default=Path("out"),
-    show_default=True,
-    help="Folder the PDF (and the annual budget export) is written to.",
 )
 @click.option(
     "--performance-results",
@@ -33,7 +35,7 @@ from jobs.errors import PeriodError
     type=click.Path(path_type=Path, dir_okay=False),
     help="Performance-test results in the runbook's benchmark results format (quarterly, annual).",
 )
-@click.option("--workers", type=click.IntRange(1, 256), help="Forecast worker processes.")
+@workers_option("Forecast worker processes.")
 @click.option("--publish", is_flag=True, help="Also deliver it to the configured publish.targets.")
 @click.option(
     "--resend", is_flag=True, help="With --publish: email it even if this period was emailed."
@@ -43,7 +45,7 @@ def report_command(
     app: AppContext,
     kind: str,
     period_text: str | None,
-    out_dir: Path,
+    out: Path,
     performance_results: Path | None,
     workers: int | None,
     publish: bool,
@@ -63,7 +65,7 @@ def report_command(
         raise PeriodError(str(exc)) from exc
     if period.end > now_utc():
         raise PeriodError(f"--period {period.label} has not ended yet (ends {period.end:%Y-%m-%d})")
-    check_output_folder(out_dir)
+    check_output_folder(out)
     report = build_report(
         app.engine(),
         app.config,
@@ -72,9 +74,9 @@ def report_command(
         workers=workers,
     )
     try:
-        written = write_report(report, out_dir)
+        written = write_report(report, out)
     except OSError as exc:
-        raise OutputPathError(f"cannot write --out {out_dir}: {exc.strerror or exc}") from exc
+        raise OutputPathError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     for path in written:
         click.echo(str(path))
     if publish:

@@ -17,9 +17,11 @@ import click
 
 from jobs.cli.context import AppContext
 from jobs.cli.options import (
-    UTC_DATETIME,
+    as_of_option,
     check_writable_target,
+    format_option,
     now_utc,
+    out_option,
     write_rendered,
 )
 
@@ -55,19 +57,14 @@ def make_rightsize_command(
     """``load_allocations`` gives what usage is compared with (default: the configuration)."""
 
     @click.command("rightsize")
-    @click.option("--as-of", "as_of", type=UTC_DATETIME, help="Instant to size at (default: now).")
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_NAMES),
-        default="table",
-        show_default=True,
+    @as_of_option("Instant to size at (default: now).")
+    @format_option(
+        FORMAT_NAMES,
         help="compose: a docker compose override; kubernetes: strategic-merge patches.",
     )
-    @click.option(
-        "--out",
-        type=click.Path(path_type=Path),
-        help="Write to this file (kubernetes: this folder, one patch per workload).",
+    @out_option(
+        "Write to this file (kubernetes: this folder, one patch per workload).",
+        accepts="file or folder",
     )
     @click.pass_obj
     def rightsize_command(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from jobs.cli.context import AppContext
-from jobs.cli.options import UTC_DATETIME, now_utc
+from jobs.cli.options import now_option, now_utc
 from jobs.errors import JobFailedError
 
 if TYPE_CHECKING:
@@ -21,12 +21,7 @@ ABANDONED_SHOWN = 5  # the most recent abandoned runs `schedule` lists
 
 
 @click.command("run-due")
-@click.option(
-    "--now",
-    "now",
-    type=UTC_DATETIME,
-    help="The clock to schedule against (default: the current time).",
-)
+@now_option("The clock to schedule against (default: the current time).")
 @click.option(
     "--lease-ttl",
     type=click.IntRange(min=30),
@@ -91,7 +86,7 @@ def _when(stamp: int | None) -> str:
 
 
 @click.command("schedule")
-@click.option("--now", "now", type=UTC_DATETIME, help="The clock (default: the current time).")
+@now_option("The clock (default: the current time).")
 @click.pass_obj
 def schedule_command(app: AppContext, now: datetime | None) -> None:
     """List each scheduled job: its cron expression, last run, next run and what is due."""

@@ -122,7 +122,11 @@ class LeaseLostError(CapplanError):
 
 
 class Lease:
-    """Holds a lease for a ``with`` block, renewing it from a background thread."""
+    """Holds a lease for a ``with`` block, renewing it from a background thread.
+
+    ``clock`` gives the time in seconds since the epoch (the wall clock by
+    default); expiry and renewal are reckoned by it alone.
+    """
 
     def __init__(
         self,
@@ -163,17 +167,26 @@ class Lease:
         self._thread.start()
         return self
 
+    def renew(self) -> bool:
+        """Extends the lease by a TTL from now; False once it is lost (then :meth:`check` raises).
+
+        The background thread calls this every third of the TTL.
+        """
+        now = self.clock()
+        try:
+            if not renew_lease(self.engine, self.name, self.holder, self.ttl, now):
+                self._lost.set()
+                return False
+        except SQLAlchemyError as exc:  # a busy database: try again at the next tick
+            logger.warning("renewing the %s lease failed: %s", self.name, exc)
+            return True
+        self._expires = now + self.ttl
+        return True
+
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl / 3):
-            now = self.clock()
-            try:
-                if renew_lease(self.engine, self.name, self.holder, self.ttl, now):
-                    self._expires = now + self.ttl
-                else:
-                    self._lost.set()
-                    return
-            except SQLAlchemyError as exc:  # a busy database: try again at the next tick
-                logger.warning("renewing the %s lease failed: %s", self.name, exc)
+            if not self.renew():
+                return
 
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()

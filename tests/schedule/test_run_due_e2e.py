@@ -3,8 +3,8 @@
 A small history (60 days, two services) keeps each run to seconds; the
 quarterly and annual reports of the simulated month end are recorded as
 already published, so the month end renders only the monthly report. The
-failure-and-retry test swaps in a quick report builder: what it checks is
-the delivery, which is the real one.
+slow-relay test swaps in a quick report builder: what it checks is the
+email claim, and the other tests render the real report.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from jobs.publishers.delivery import ReportBuilder
 from jobs.store import ledger, open_store
 from tests.conftest import Capplan
 from tests.publish_support import publish_section, s3_prefix
+from tests.report_support import pdfinfo, pdftotext
 from tests.servers.seaweedfs import S3Server
 from tests.servers.smtp import SmtpServer
 
@@ -91,6 +92,14 @@ def quick_builder() -> ReportBuilder:
     return build
 
 
+def assert_is_the_monthly_report(pdf: Path) -> None:
+    """A real PDF that poppler reads back as October 2026's monthly review."""
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert pdfinfo(pdf)["Title"] == "Monthly capacity review – October 2026"
+    assert "October 2026" in pdftotext(pdf, first=1, last=1)
+    assert "Monthly capacity review · 2026-10" in pdftotext(pdf, first=2, last=2)
+
+
 def runs(engine: Engine, job: str) -> list[tuple[str, str]]:
     return [(r.period, r.status) for r in ledger.runs(engine, job)]
 
@@ -108,8 +117,9 @@ def test_month_end_uploads_and_emails_once(
     assert runs(engine, "forecast") == [("2026-11-01T01:30Z", "succeeded")]
     assert runs(engine, "ingest") == [("2026-11-01T06:00Z", "skipped")]
 
-    local_pdf = (tmp_path / "out" / "monthly" / "2026-10" / PDF_NAME).read_bytes()
-    assert local_pdf.startswith(b"%PDF-")
+    staged = tmp_path / "out" / "monthly" / "2026-10" / PDF_NAME
+    assert_is_the_monthly_report(staged)
+    local_pdf = staged.read_bytes()
     key = f"{s3_prefix(config)}/monthly/2026-10/{PDF_NAME}"
     stored = s3_env.client().get_object(Bucket=s3_env.bucket, Key=key)
     assert stored["Body"].read() == local_pdf
@@ -154,7 +164,6 @@ def test_wrong_s3_credentials_fail_then_the_next_run_completes_without_duplicate
 ) -> None:
     config_path, config = write_config(tmp_path, s3=s3_env, smtp=smtp)
     engine = prepare_store(database_url, config, forecast_done=True)
-    monkeypatch.setattr(jobs.schedule.run_due, "default_report_builder", quick_builder)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
 
     failed = capplan("run-due", "--now", MONTH_END, config=config_path, expect=1)
@@ -164,6 +173,10 @@ def test_wrong_s3_credentials_fail_then_the_next_run_completes_without_duplicate
     assert attempt.status == "failed"
     assert attempt.error is not None and "access denied" in attempt.error
     assert smtp.received == []
+    # The report was rendered by the real builder and staged before the upload failed.
+    staged = tmp_path / "out" / "monthly" / "2026-10" / PDF_NAME
+    assert_is_the_monthly_report(staged)
+    rendered = staged.read_bytes()
 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env.secret_key)
     retried = capplan("run-due", "-v", "--now", "2026-11-01T06:15:00Z", config=config_path)
@@ -172,6 +185,9 @@ def test_wrong_s3_credentials_fail_then_the_next_run_completes_without_duplicate
     assert runs(engine, "report:monthly") == [("2026-10", "succeeded")]
     assert runs(engine, "publish:monthly") == [("2026-10", "failed"), ("2026-10", "succeeded")]
     assert len(smtp.received) == 1
+    key = f"{s3_prefix(config)}/monthly/2026-10/{PDF_NAME}"
+    uploaded = s3_env.client().get_object(Bucket=s3_env.bucket, Key=key)["Body"].read()
+    assert uploaded == staged.read_bytes() == rendered
     assert capplan("run-due", "--now", "2026-11-01T06:30:00Z", config=config_path).output == ""
     assert len(smtp.received) == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,13 +314,33 @@ def test_a_crashed_holders_lease_expires_and_is_taken_over(engine: Engine) -> No
     assert renew_lease(engine, "run-due", "host-b:2", 60, now=1061)
 
 
+class FakeClock:
+    """Seconds since the epoch that move only when the test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_run_due_refuses_to_start_while_another_holds_the_lease(
     engine: Engine, tmp_path: Path
 ) -> None:
     config, recorder = make_config(tmp_path), Recorder()
-    assert acquire_lease(engine, "run-due", "other-host:99", 600, now=time.time())
+    assert acquire_lease(engine, "run-due", "other-host:99", 600, now=1000)
     with pytest.raises(LeaseBusyError, match="other-host:99"):
-        run_due(engine, config, now=MONTH_END, env={}, runners=recorder.runners())
+        run_due(
+            engine,
+            config,
+            now=MONTH_END,
+            env={},
+            runners=recorder.runners(),
+            clock=FakeClock(1599),
+        )
     assert recorder.calls == []
     assert ledger.runs(engine) == []
 
@@ -330,28 +349,46 @@ def test_run_due_takes_over_after_the_crashed_holders_lease_expired(
     engine: Engine, tmp_path: Path
 ) -> None:
     config, recorder = make_config(tmp_path), Recorder()
-    assert acquire_lease(engine, "run-due", "crashed-host:1", 600, now=time.time() - 601)
-    report = run_due(engine, config, now=MONTH_END, env={}, runners=recorder.runners())
+    assert acquire_lease(engine, "run-due", "crashed-host:1", 600, now=1000)
+    report = run_due(
+        engine, config, now=MONTH_END, env={}, runners=recorder.runners(), clock=FakeClock(1600)
+    )
     assert not report.failed
     assert "monthly 2026-10" in recorder.calls
     assert lease_record(engine) is None  # released at the end
 
 
 def test_the_lease_is_renewed_while_the_holder_works(engine: Engine) -> None:
-    with Lease(engine, name="slow", ttl_seconds=3) as lease:
+    clock = FakeClock(1000)
+    with Lease(engine, name="slow", ttl_seconds=60, clock=clock) as lease:
         first = lease_record(engine, "slow")
-        time.sleep(2.2)  # past two renewal ticks (every ttl/3 seconds)
+        clock.advance(50)
+        assert lease.renew()  # what the renewing thread does every ttl/3
         later = lease_record(engine, "slow")
+        clock.advance(30)  # past the first expiry, within the renewed one
         lease.check()
     assert first is not None and later is not None
-    assert later.expires_at > first.expires_at
+    assert (first.expires_at, later.expires_at) == (1060, 1110)
     assert lease_record(engine, "slow") is None
 
 
+def test_a_lease_taken_over_cannot_be_renewed(engine: Engine) -> None:
+    clock = FakeClock(1000)
+    with Lease(engine, name="taken", ttl_seconds=60, holder="host-a:1", clock=clock) as lease:
+        clock.advance(60)  # renewals stalled for a whole TTL: another host takes over
+        assert acquire_lease(engine, "taken", "host-b:2", 60, now=clock())
+        assert not lease.renew()
+        with pytest.raises(LeaseLostError, match="lease was lost"):
+            lease.check()
+    # Leaving the block does not release what another host now holds.
+    record = lease_record(engine, "taken")
+    assert record is not None and record.holder == "host-b:2"
+
+
 def test_a_lost_lease_stops_the_holder_before_the_next_job(engine: Engine) -> None:
-    clock = [1000.0]
-    with Lease(engine, name="lost", ttl_seconds=60, clock=lambda: clock[0]) as lease:
-        clock[0] += 61  # renewals stalled past the TTL: another host may hold it now
+    clock = FakeClock(1000)
+    with Lease(engine, name="lost", ttl_seconds=60, clock=clock) as lease:
+        clock.advance(61)  # renewals stalled past the TTL: another host may hold it now
         with pytest.raises(LeaseLostError, match="lease was lost"):
             lease.check()
 
