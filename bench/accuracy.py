@@ -536,7 +536,7 @@ def table(title: str, cases: Sequence[Case], by_method: dict[str, dict[str, Resu
     domains = sorted({c.domain for c in cases})
     trend = [c for c in cases if c.kind == "trend"]
     head = f"{'method':<16} {'all':>5} {'trend':>5} " + " ".join(f"{d[:9]:>9}" for d in domains)
-    head += f" {'cover':>5} {'width':>6} {'refuse':>6} {'s/case':>7}"
+    head += f" {'cover':>5} {'width':>6} {'open':>5} {'refuse':>6} {'s/case':>7}"
     lines = [
         f"-- {title}: {len(cases)} cases, {len(trend)} trend, domains "
         + ", ".join(f"{d}={sum(c.domain == d for c in cases)}" for d in domains)
@@ -548,13 +548,18 @@ def table(title: str, cases: Sequence[Case], by_method: dict[str, dict[str, Resu
             return f"{np.mean([error(c, res[c.id]) for c in cs]):.3f}" if cs else "-"
 
         cov = np.mean([covered(c, res[c.id]) for c in cases])
+        # An interval whose latest date lies beyond the horizon is open-ended:
+        # its width is reported as a share ("open"), the median over the rest.
         widths = [rel_width(c, res[c.id]) for c in cases]
         widths = [w for w in widths if not math.isnan(w)]
+        bounded = [w for w in widths if math.isfinite(w)]
+        open_share = (len(widths) - len(bounded)) / len(widths) if widths else math.nan
         has_interval = any(res[c.id].earliest is not None for c in cases)
         row = f"{name:<16} {mean(cases):>5} {mean(trend):>5} "
         row += " ".join(f"{mean([c for c in cases if c.domain == d]):>9}" for d in domains)
         row += f" {cov:>5.2f}" if has_interval else f" {'-':>5}"
-        row += f" {np.median(widths):>6.2f}" if widths and has_interval else f" {'-':>6}"
+        row += f" {np.median(bounded):>6.2f}" if bounded and has_interval else f" {'-':>6}"
+        row += f" {open_share:>5.2f}" if widths and has_interval else f" {'-':>5}"
         row += f" {sum(res[c.id].refused is not None for c in cases):>6}"
         row += f" {np.mean([res[c.id].seconds for c in cases]):>7.2f}"
         lines.append(row)
