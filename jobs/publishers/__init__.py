@@ -57,8 +57,6 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name == "PUBLISHERS":
-        return {known: find(known) for known in REGISTRY}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -84,7 +82,6 @@ def find(name: str) -> type[Publisher]:
 
 
 __all__ = [
-    "PUBLISHERS",
     "REGISTRY",
     "Artifact",
     "EmailPublisher",

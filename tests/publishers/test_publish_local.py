@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from jobs.publishers import (
-    PUBLISHERS,
+    REGISTRY,
     Artifact,
     EmailPublisher,
     LocalPublisher,
@@ -41,7 +41,7 @@ def test_registry_finds_each_publisher_by_name() -> None:
     assert find("local") is LocalPublisher
     assert find("s3") is S3Publisher
     assert find("email") is EmailPublisher
-    assert sorted(PUBLISHERS) == ["email", "local", "s3"]
+    assert sorted(REGISTRY) == ["email", "local", "s3"]
 
 
 def test_registry_unknown_name_lists_valid_names() -> None:
