@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 import pytest
 
@@ -42,3 +44,21 @@ def test_command_has_help(path: str) -> None:
         assert isinstance(command, click.Group)
         command = command.commands[name]
     assert command.help, f"{path} has no help text"
+
+
+def test_every_file_architecture_names_exists() -> None:
+    # ARCHITECTURE.md is where a newcomer looks for the file to change: a
+    # renamed or moved module must not leave it pointing nowhere.
+    text = repo_path("ARCHITECTURE.md").read_text()
+    named = set(re.findall(r"`([\w./-]+\.(?:py|html|yaml|css))`", text))
+    assert len(named) > 20
+    roots = ("jobs", "forecasting", "report_templates", "tests", "bench")
+    tracked = [
+        p.relative_to(repo_path()).as_posix() for root in roots for p in repo_path(root).rglob("*")
+    ]
+    missing = [
+        name
+        for name in sorted(named)
+        if not any(path == name or path.endswith("/" + name) for path in tracked)
+    ]
+    assert not missing, f"ARCHITECTURE.md names files that do not exist: {missing}"
