@@ -14,8 +14,9 @@ actual within earliest..latest (open latest counts as open-ended).
 
 capplan runs through ``jobs.forecast.adhoc.forecast_csv``, the library behind ``capplan forecast
 --csv``. Baselines, in the same run: naive drift, the last-30 % line, Prophet defaults
-(the corpus' own baselines.py), and statsmodels' ETS (chosen by AICc over trend / damped
-trend / season) and Theta. Baseline results are cached by case in --cache.
+(the corpus' own baselines.py), statsforecast's AutoETS and AutoTheta (run by
+bench/statsforecast_baselines.py in the bench-only .venv-statsforecast, ``make bench-venv``,
+all cases in one process). Baseline results are cached by case in --cache.
 
 Every method choice (the engine's ``EnsembleOptions`` and the history needed for yearly
 seasonality, given as --variants) is validated leave-one-source-out: for each source the
@@ -32,7 +33,9 @@ import io
 import json
 import math
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,8 +55,16 @@ REAL = Path(os.environ.get("CAPPLAN_REAL_DATA", str(ROOT.parent / "shared" / "da
 DEFAULT_CACHE = ROOT / "bench" / "results" / "accuracy-cache"
 DAY = pd.Timedelta(days=1)
 BASELINES = ("drift", "linear30", "prophet", "ets", "theta")
+# Run in one batch by bench/statsforecast_baselines.py, in its own virtualenv: statsforecast
+# requires a pandas older than the project's.
+STATSFORECAST = ("ets", "theta")
+SF_PYTHON = ROOT / ".venv-statsforecast" / "bin" / "python"
+SF_SCRIPT = ROOT / "bench" / "statsforecast_baselines.py"
+LABELS = {"ets": "AutoETS (statsforecast)", "theta": "Theta (statsforecast)"}
 CPU_FILES = ("azure_v1_vm_", "nab_ec2_cpu", "nab_rds_cpu", "nab_cpu_utilization", "nab_grok")
-BASELINE_VERSION = 2  # bump when a baseline changes: cached results are then recomputed
+# Bump a baseline's version when it changes: its cached results are then recomputed
+# (3: ets and theta became statsforecast's, from statsmodels').
+BASELINE_VERSION = {"drift": 2, "linear30": 2, "prophet": 2, "ets": 3, "theta": 3}
 TARGETS = {"all": 0.74, "trend": 0.71}
 
 
@@ -240,14 +251,6 @@ def _stamp(t: pd.Timestamp | None) -> str | None:
     return None if t is None else pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _point_crossing(h: pd.Series, values: np.ndarray, thr: float) -> pd.Timestamp | None:
-    step = _step(h)
-    above = np.flatnonzero(values > thr)
-    if not above.size:
-        return None
-    return pd.Timestamp(h.index[-1] + (int(above[0]) + 1) * step)
-
-
 def _steps(h: pd.Series, end: pd.Timestamp) -> int:
     return max(1, math.ceil(float((end - pd.Timestamp(h.index[-1])) / _step(h))))
 
@@ -261,42 +264,37 @@ def _season(h: pd.Series) -> int:
     return 12
 
 
-def ets_crossing(h: pd.Series, end: pd.Timestamp, thr: float) -> pd.Timestamp | None:
-    """statsmodels ETS, additive error, model chosen by AICc (an AutoETS stand-in)."""
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-    y = h.to_numpy(dtype="float64")
-    m = _season(h)
-    options: list[dict[str, Any]] = [
-        {"trend": None},
-        {"trend": "add"},
-        {"trend": "add", "damped_trend": True},
-    ]
-    # Like statsforecast's AutoETS, no seasonal ETS for seasons longer than 24 steps.
-    if m <= 24 and len(y) >= 2 * m + 2:
-        options += [dict(o, seasonal="add", seasonal_periods=m) for o in options]
-    best: Any = None
-    for o in options:
-        try:
-            fit = ETSModel(y, error="add", **o).fit(disp=False, maxiter=200)
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if np.isfinite(fit.aicc) and (best is None or fit.aicc < best.aicc):
-            best = fit
-    if best is None:
-        return None
-    return _point_crossing(h, np.asarray(best.forecast(_steps(h, end))), thr)
-
-
-def theta_crossing(h: pd.Series, end: pd.Timestamp, thr: float) -> pd.Timestamp | None:
-    from statsmodels.tsa.forecasting.theta import ThetaModel
-
-    y = h.to_numpy(dtype="float64")
-    m = _season(h)
-    season = len(y) >= 2 * m + 2
-    model = ThetaModel(y, period=m if season else 1, deseasonalize=season)
-    fit = model.fit()
-    return _point_crossing(h, np.asarray(fit.forecast(_steps(h, end))), thr)
+def run_statsforecast(cases: Sequence[Case]) -> dict[str, dict[str, Result]]:
+    """statsforecast's baselines for every case, in one subprocess: {case id: {method: result}}."""
+    histories: dict[str, tuple[pd.Series, pd.Timestamp]] = {}
+    batch: dict[str, dict[str, Any]] = {}
+    for c in cases:
+        h, cut = _history(c)
+        histories[c.id] = (h, cut)
+        batch[c.id] = {
+            "values": h.to_numpy(dtype="float64").tolist(),
+            "steps": _steps(h, c.horizon_end),
+            "season": _season(h),
+            "threshold": c.threshold,
+        }
+    with tempfile.TemporaryDirectory() as tmp:
+        source, target = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        source.write_text(json.dumps(batch))
+        subprocess.run([str(SF_PYTHON), str(SF_SCRIPT), str(source), str(target)], check=True)
+        rows: dict[str, dict[str, dict[str, Any]]] = json.loads(target.read_text())
+    out: dict[str, dict[str, Result]] = {}
+    for cid, by_model in rows.items():
+        h, cut = histories[cid]
+        out[cid] = {}
+        for method in STATSFORECAST:
+            row = by_model[method]
+            t = None if row["step"] is None else h.index[-1] + int(row["step"]) * _step(h)
+            if t is not None and t < cut:
+                t = cut
+            out[cid][method] = Result(
+                expected=_stamp(t), seconds=float(row["seconds"]), refused=row.get("refused")
+            )
+    return out
 
 
 def run_baseline(case: Case, method: str) -> Result:
@@ -317,10 +315,8 @@ def run_baseline(case: Case, method: str) -> Result:
                 t = cb.linear30(h, cut, thr)
             elif method == "prophet":
                 t = cb.prophet_cross(h, cut, end, thr, case.how)
-            elif method == "ets":
-                t = ets_crossing(h, end, thr)
             else:
-                t = theta_crossing(h, end, thr)
+                raise ValueError(f"unknown baseline {method}")
         except Exception as exc:
             return Result(seconds=time.perf_counter() - start, refused=str(exc)[:200])
     if t is not None and t < cut:
@@ -487,15 +483,26 @@ def run_all(
     saved: dict[str, dict[str, Any]] = json.loads(store.read_text()) if store.exists() else {}
     results: dict[str, dict[str, Result]] = {c.id: {} for c in cases}
     todo: list[tuple[Case, str, list[dict[str, Any]]]] = []
+    batch: dict[str, Case] = {}
     for c in cases:
         for m in methods:
-            hit = saved.get(f"{c.key()}:{m}:{BASELINE_VERSION}")
+            hit = saved.get(f"{c.key()}:{m}:{BASELINE_VERSION[m]}")
             if hit is not None:
                 results[c.id][m] = Result(**hit)
+            elif m in STATSFORECAST:
+                batch[c.id] = c
             else:
                 todo.append((c, m, []))
         # All engine variants of a case in one task, so they share its fits.
         todo.append((c, "capplan", list(variants.values())))
+    if batch:
+        for cid, by_method in run_statsforecast(list(batch.values())).items():
+            c = batch[cid]
+            for m, r in by_method.items():
+                if m in methods and m not in results[cid]:
+                    results[cid][m] = r
+                    saved[f"{c.key()}:{m}:{BASELINE_VERSION[m]}"] = asdict(r)
+                    progress(f"{cid:<60} {m:<18} err={error(c, r):.2f} {r.seconds:6.1f}s")
     # Slow tasks first, so the pool's tail is short.
     todo.sort(key=lambda t: (not t[1].startswith(("capplan", "prophet")), t[0].id))
     with ProcessPoolExecutor(max_workers=max(1, min(2, jobs))) as pool:
@@ -504,7 +511,7 @@ def run_all(
             for name, r in zip(names, rs, strict=True):
                 results[c.id][name] = r
                 if m != "capplan":
-                    saved[f"{c.key()}:{m}:{BASELINE_VERSION}"] = asdict(r)
+                    saved[f"{c.key()}:{m}:{BASELINE_VERSION[m]}"] = asdict(r)
                 progress(f"{c.id:<60} {name:<18} err={error(c, r):.2f} {r.seconds:6.1f}s")
     cache.mkdir(parents=True, exist_ok=True)
     store.write_text(json.dumps(saved))
@@ -535,7 +542,7 @@ def loso(
 def table(title: str, cases: Sequence[Case], by_method: dict[str, dict[str, Result]]) -> str:
     domains = sorted({c.domain for c in cases})
     trend = [c for c in cases if c.kind == "trend"]
-    head = f"{'method':<16} {'all':>5} {'trend':>5} " + " ".join(f"{d[:9]:>9}" for d in domains)
+    head = f"{'method':<24} {'all':>5} {'trend':>5} " + " ".join(f"{d[:9]:>9}" for d in domains)
     head += f" {'cover':>5} {'width':>6} {'open':>5} {'refuse':>6} {'s/case':>7}"
     lines = [
         f"-- {title}: {len(cases)} cases, {len(trend)} trend, domains "
@@ -555,7 +562,7 @@ def table(title: str, cases: Sequence[Case], by_method: dict[str, dict[str, Resu
         bounded = [w for w in widths if math.isfinite(w)]
         open_share = (len(widths) - len(bounded)) / len(widths) if widths else math.nan
         has_interval = any(res[c.id].earliest is not None for c in cases)
-        row = f"{name:<16} {mean(cases):>5} {mean(trend):>5} "
+        row = f"{name:<24} {mean(cases):>5} {mean(trend):>5} "
         row += " ".join(f"{mean([c for c in cases if c.domain == d]):>9}" for d in domains)
         row += f" {cov:>5.2f}" if has_interval else f" {'-':>5}"
         row += f" {np.median(bounded):>6.2f}" if bounded and has_interval else f" {'-':>6}"
@@ -603,6 +610,11 @@ def main() -> None:
     ap.add_argument("--rows", type=Path, help="write every case's results to this JSON")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
+    if not SF_PYTHON.exists():
+        sys.exit(
+            f"accuracy: {SF_PYTHON.relative_to(ROOT)} is missing; create it with "
+            f"`make -C {ROOT} bench-venv`"
+        )
     sets = set(args.sets.split(","))
     cases: list[Case] = []
     if "corpus" in sets:
@@ -646,7 +658,7 @@ def main() -> None:
             for v in names:
                 by_method[f"capplan:{v}"] = {c.id: results[c.id][f"capplan:{v}"] for c in cases}
         for m in BASELINES:
-            by_method[m] = {c.id: results[c.id][m] for c in cases}
+            by_method[LABELS.get(m, m)] = {c.id: results[c.id][m] for c in cases}
         print(table(set_name, part, by_method))
     corpus = [c for c in cases if c.set == "corpus"]
     if corpus:
